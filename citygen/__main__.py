@@ -1,0 +1,7 @@
+"""``python -m citygen``."""
+
+import sys
+
+from citygen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m citygen.cli``."""
+
+import sys
+
+from citygen.cli import main
+
+sys.exit(main())
