@@ -1,0 +1,162 @@
+"""Per-tile step arrays (numpy) and padded batches (torch) for teacher-forced scoring.
+
+For each step ``t`` the window holds the candidates ``j = t - 1 - k`` for ``k < window``.
+Arrays are computed once per tile by :func:`tile_arrays` and stacked by :func:`collate`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from citygen.encode import BORDER, CHILD, N_TYPES, Encoded
+from citygen.model import N_SECTORS
+
+
+def degree_before(n: int, edges: np.ndarray) -> np.ndarray:
+    """``deg[t, j]``: degree of node ``j`` counting the edges present before step ``t``.
+
+    An edge ``(i, j)`` with ``i > j`` appears with node ``i``, so it counts from step ``i + 1``.
+    Returns ``(n + 1, n)`` int32.
+    """
+    inc = np.zeros((n + 1, n), dtype=np.int32)
+    if edges.shape[0]:
+        np.add.at(inc, (edges[:, 0] + 1, edges[:, 0]), 1)
+        np.add.at(inc, (edges[:, 0] + 1, edges[:, 1]), 1)
+    return np.cumsum(inc, axis=0, dtype=np.int32)
+
+
+def sector_histogram(
+    p: int, t: int, pos: np.ndarray, ref: float, nbrs: list[list[int]]
+) -> np.ndarray:
+    """Directions of node ``p``'s streets present before step ``t``, relative to ``ref``.
+
+    Returns a length-``N_SECTORS`` count vector.
+    """
+    hist = np.zeros(N_SECTORS, dtype=np.float32)
+    for q in nbrs[p]:
+        if max(p, q) < t:
+            d = pos[q] - pos[p]
+            a = (math.atan2(d[1], d[0]) - ref) % (2 * math.pi)
+            hist[min(int(a / (2 * math.pi) * N_SECTORS), N_SECTORS - 1)] += 1.0
+    return hist
+
+
+def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
+    """Teacher-forcing arrays of one tile for a candidate window of ``window`` nodes.
+
+    Returns
+    -------
+    dict
+        Node arrays ``(n, ...)``, step arrays ``(n + 1, ...)`` and window arrays
+        ``(n + 1, window)``; see the code for names. ``dropped`` counts edges (parent or
+        other) that fall outside the window and are therefore not scored.
+    """
+    n, M = e.n, window
+    t_idx = np.arange(n + 1)[:, None]
+    j = t_idx - 1 - np.arange(M)[None, :]  # (n+1, M)
+    valid = j >= 0
+    jc = np.clip(j, 0, max(n - 1, 0))
+    types = e.types
+    parent = np.append(e.parent, -1)
+    last_parent = np.maximum.accumulate(np.concatenate([[-1], e.parent]))[: n + 1]
+    deg = degree_before(n, e.edges)[t_idx, jc] if n else np.zeros((1, M), np.int32)
+    is_border_node = np.append(types[:n] == BORDER, False)
+    step_border = types == BORDER
+    step_child = types == CHILD
+    cand = valid & (
+        (step_border[:, None] & is_border_node[jc]) | (step_child[:, None] & (j > parent[:, None]))
+    )
+    adj = np.zeros((n + 1, max(n, 1)), dtype=np.int8)
+    cls = np.full((n + 1, max(n, 1)), -1, dtype=np.int64)
+    if e.edges.shape[0]:
+        adj[e.edges[:, 0], e.edges[:, 1]] = 1
+        cls[e.edges[:, 0], e.edges[:, 1]] = e.classes
+    tgt = np.where(valid, adj[t_idx, jc], 0)
+    edge_cls = np.where(valid & (tgt > 0), cls[t_idx, jc], -1)
+    ptr_k = np.where(step_child, t_idx[:, 0] - 1 - parent, -1)
+    in_window = (ptr_k >= 0) & (ptr_k < M)
+    dropped = int((step_child & ~in_window).sum())
+    n_edges_scored = int((tgt * (cand | (j == parent[:, None]))).sum())
+    dropped += int(e.edges.shape[0] - n_edges_scored)
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for a, b in e.edges:
+        nbrs[a].append(int(b))
+        nbrs[b].append(int(a))
+    sectors = np.zeros((n + 1, N_SECTORS), dtype=np.float32)
+    for t in np.flatnonzero(step_child):
+        p = int(parent[t])
+        sectors[t] = sector_histogram(p, int(t), e.pos, float(e.ref_angle[p]), nbrs)
+    prev_border_bin = np.concatenate([[-1], np.where(types[:n] == BORDER, e.perim_bin, -1)])
+    rel_msg = np.zeros((e.edges.shape[0], 2))
+    if e.edges.shape[0]:
+        rel_msg = e.pos[e.edges[:, 1]] - e.pos[e.edges[:, 0]]
+    return {
+        "pos": e.pos.astype(np.float32),
+        "node_type": types[:n],
+        "rel": e.rel.astype(np.float32),
+        "edge_i": e.edges[:, 0],
+        "edge_c": e.classes,
+        "edge_rel": rel_msg.astype(np.float32),
+        "types": types,
+        "all_border_before": np.concatenate([[True], np.cumprod(types[:n] == BORDER).astype(bool)]),
+        "prev_border_bin": prev_border_bin,
+        "perim_bin": np.append(e.perim_bin, 0),
+        "parent": parent,
+        "ptr_k": np.where(in_window, ptr_k, -1),
+        "angle_bin": np.append(e.angle_bin, 0),
+        "dist_bin": np.append(e.dist_bin, 0),
+        "log_r": (np.append(np.log(np.maximum(np.hypot(*e.rel.T), 1e-12)), 0.0) if n else np.zeros(1)).astype(np.float32),
+        "root_bin": np.append(e.root_bin, 0),
+        "xy_bin": np.concatenate([e.xy_bin, np.zeros((1, 2), np.int64)]),
+        "pos_step": np.concatenate([e.pos, np.zeros((1, 2))]).astype(np.float32),
+        "ref_parent": np.append(e.ref_angle[np.maximum(e.parent, 0)] if n else [], 0.0).astype(np.float32),
+        "pos_parent": np.concatenate([e.pos[np.maximum(e.parent, 0)], np.zeros((1, 2))]).astype(np.float32)
+        if n
+        else np.zeros((1, 2), np.float32),
+        "sectors": sectors,
+        "parent_class": np.append(e.parent_class, -1),
+        "w_valid": valid,
+        "w_j": jc,
+        "w_last": (j == last_parent[:, None]) & valid,
+        "w_ptr_ok": valid & (j >= last_parent[:, None]),
+        "w_deg": deg,
+        "w_cand": cand,
+        "w_tgt": tgt.astype(np.float32),
+        "w_cls": edge_cls,
+        "w_is_parent": (j == parent[:, None]) & valid,
+        "n": np.array(n),
+        "dropped": np.array(dropped),
+    }
+
+
+_NODE_KEYS = ("pos", "node_type", "rel")
+_EDGE_KEYS = ("edge_i", "edge_c", "edge_rel")
+
+
+def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Pad and stack per-tile arrays into a batch (node, step, window and edge axes)."""
+    B = len(items)
+    N = max(int(it["n"]) for it in items)
+    E = max(it["edge_i"].shape[0] for it in items)
+    out: dict[str, torch.Tensor] = {}
+    for key, ref in items[0].items():
+        if key in ("n", "dropped"):
+            out[key] = torch.as_tensor(np.stack([it[key] for it in items]))
+            continue
+        length = E if key in _EDGE_KEYS else N if key in _NODE_KEYS else N + 1
+        shape = (B, max(length, 1), *ref.shape[1:])
+        fill = -1 if key in ("types", "ptr_k", "parent", "w_cls", "parent_class", "node_type") else 0
+        arr = np.full(shape, fill, dtype=ref.dtype)
+        for b, it in enumerate(items):
+            arr[b, : it[key].shape[0]] = it[key]
+        out[key] = torch.as_tensor(arr)
+    out["node_mask"] = torch.arange(max(N, 1))[None, :] < out["n"][:, None]
+    out["step_mask"] = torch.arange(N + 1)[None, :] <= out["n"][:, None]
+    out["edge_mask"] = torch.as_tensor(
+        np.stack([np.arange(max(E, 1)) < it["edge_i"].shape[0] for it in items])
+    )
+    assert out["types"].max() < N_TYPES
+    return out

@@ -1,0 +1,68 @@
+"""``citygen train``: fit a layout model to a prepared data set by maximum likelihood."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from citygen.cli._args import integer, number
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` parser."""
+    p = sub.add_parser(
+        "train",
+        help="train a layout model on a prepared data set",
+        description="Maximum-likelihood training with checkpoints; --resume continues exactly.",
+    )
+    p.add_argument("--data", required=True, metavar="DATA_DIR", help="from citygen prepare")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    p.add_argument("--epochs", type=integer, default=30)
+    p.add_argument("--batch-size", type=integer, default=16)
+    p.add_argument("--lr", type=number, default=2e-3)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--windows", type=integer, default=-1, help="random windows per epoch (-1: as many as tiles)")
+    p.add_argument("--checkpoint-every", type=integer, default=200, help="steps between checkpoints")
+    p.add_argument("--d-model", type=integer, default=128, help="model width")
+    p.add_argument("--layers", type=integer, default=4, help="backbone layers")
+    p.add_argument("--heads", type=integer, default=4, help="attention heads")
+    p.add_argument("--backbone", choices=["transformer", "gru"], default="transformer")
+    p.add_argument("--position", choices=["relative", "absolute"], default="relative")
+    p.add_argument("--window", type=integer, default=96, help="candidate window (nodes)")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--realism-samples", type=integer, default=8, help="tiles sampled per epoch")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print where the model is."""
+    from citygen.model import ModelConfig
+    from training.train import TrainConfig, train
+
+    model_cfg = ModelConfig(
+        d_model=args.d_model,
+        n_layers=args.layers,
+        n_heads=args.heads,
+        backbone=args.backbone,
+        position=args.position,
+        window=args.window,
+    )
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        windows_per_epoch=args.windows,
+        checkpoint_every=args.checkpoint_every,
+        amp=not args.no_amp,
+        realism_samples=args.realism_samples,
+    )
+    command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("citygen") else None
+    out = train(args.data, args.out, model_cfg, cfg, resume=args.resume, progress=not args.no_progress, command=command)
+    print(f"model written to {out} (load it with --model {out})")
+    return 0

@@ -1,0 +1,230 @@
+"""Turn a canonical :class:`~data_prep.order.Sequence` into the model's step targets.
+
+The model factorises a tile as a chain of decisions per node step ``t`` (and a final END):
+
+1. the step *type*: ``BORDER`` (border nodes come first), ``CHILD`` (an interior node whose
+   BFS parent is an earlier node), ``ROOT`` (an interior node with no earlier neighbour: the
+   start of a component) or ``END``;
+2. its *position*: a border node by its perimeter coordinate ``s`` in ``[0, 4)`` (bins, never
+   before the previous border node); a child by the pointer to its parent, then the angle of
+   ``pos - parent`` relative to the parent's reference direction (the street that led to the
+   parent, or the inward normal for a border parent) and the log-distance; a root by its
+   absolute position on a coarse grid. (``position="absolute"`` replaces angle/distance by
+   x then y bins; kept for comparison.) Bins are uniform within, so the density is exact;
+3. its *edges* to earlier nodes in a window of ``window`` steps: the parent edge is implied by
+   the pointer; every other candidate (for a child: nodes after the parent, since the parent
+   is the smallest-index neighbour in BFS order; for a border node: earlier border nodes) is a
+   Bernoulli decision, and each edge has a road class.
+
+Because the parent is the smallest-index earlier neighbour in the canonical BFS order, this is
+a bijection: every tile has exactly one decision chain, and the chain's log-probability is the
+tile's exact log-likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from data_prep.order import Sequence, perimeter_coordinate
+
+BORDER, CHILD, ROOT, END = 0, 1, 2, 3
+N_TYPES = 4
+
+
+@dataclass(frozen=True)
+class Binning:
+    """Discretisation of positions (all lengths normalised by the tile size).
+
+    Attributes
+    ----------
+    perimeter_bins
+        Bins over the perimeter coordinate ``[0, 4)``.
+    angle_bins
+        Bins over the relative angle ``[0, 2 pi)`` of a child to its parent.
+    dist_bins
+        Log-spaced bins over the child-parent distance ``[r_min, r_max]``.
+    r_min, r_max
+        Distance range (normalised); values outside are clamped into the end bins.
+    root_grid
+        Roots (and, with absolute positions, x and y) use ``root_grid`` bins per axis.
+    xy_bins
+        Bins per axis for ``position="absolute"``.
+    """
+
+    perimeter_bins: int = 1024
+    angle_bins: int = 180
+    dist_bins: int = 64
+    r_min: float = 0.0005
+    r_max: float = 1.5
+    root_grid: int = 32
+    xy_bins: int = 256
+
+    @property
+    def log_r_min(self) -> float:
+        """Natural log of ``r_min``."""
+        return math.log(self.r_min)
+
+    @property
+    def dlogr(self) -> float:
+        """Width of one distance bin in log-distance."""
+        return (math.log(self.r_max) - math.log(self.r_min)) / self.dist_bins
+
+    @property
+    def dtheta(self) -> float:
+        """Width of one angle bin in radians."""
+        return 2.0 * math.pi / self.angle_bins
+
+    def angle_bin(self, theta: np.ndarray) -> np.ndarray:
+        """Bin of angles in radians (any range)."""
+        t = np.mod(theta, 2.0 * math.pi)
+        return np.minimum((t / self.dtheta).astype(np.int64), self.angle_bins - 1)
+
+    def dist_bin(self, r: np.ndarray) -> np.ndarray:
+        """Bin of normalised distances (clamped to the range)."""
+        k = np.floor((np.log(np.maximum(r, 1e-12)) - self.log_r_min) / self.dlogr)
+        return np.clip(k, 0, self.dist_bins - 1).astype(np.int64)
+
+    def perimeter_bin(self, s: np.ndarray) -> np.ndarray:
+        """Bin of perimeter coordinates in ``[0, 4)``."""
+        k = np.floor(np.asarray(s) / 4.0 * self.perimeter_bins).astype(np.int64)
+        return np.clip(k, 0, self.perimeter_bins - 1)
+
+    def grid_bin(self, xy: np.ndarray, bins: int) -> np.ndarray:
+        """Per-axis bins of normalised coordinates in ``[0, 1]``, shape like ``xy``."""
+        return np.clip(np.floor(np.asarray(xy) * bins), 0, bins - 1).astype(np.int64)
+
+
+def inward_normal_angle(x: float, y: float) -> float:
+    """Angle (radians) of the inward normal at a border point (normalised coordinates)."""
+    s = perimeter_coordinate(x, y)
+    side = int(s) % 4  # 0 west, 1 south, 2 east, 3 north
+    return (0.0, 0.5 * math.pi, math.pi, 1.5 * math.pi)[side]
+
+
+def center_angle(x: float, y: float) -> float:
+    """Angle from a point toward the tile centre (reference direction of a root)."""
+    return math.atan2(0.5 - y, 0.5 - x)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Model targets of one tile (``n`` nodes, ``n + 1`` steps including END).
+
+    Attributes
+    ----------
+    pos
+        ``(n, 2)`` normalised positions.
+    types
+        ``(n + 1,)`` step types, the last one ``END``.
+    parent
+        ``(n,)`` parent index of child steps, -1 otherwise.
+    ref_angle
+        ``(n,)`` reference direction (radians) of each node, used when it is a parent.
+    perim_bin, angle_bin, dist_bin, root_bin
+        ``(n,)`` position bins (0 where not applicable); ``root_bin`` is ``gx * G + gy``.
+    xy_bin
+        ``(n, 2)`` absolute x and y bins (for ``position="absolute"``).
+    rel
+        ``(n, 2)`` child position minus parent position (zeros elsewhere).
+    edges, classes
+        Back edges ``(i, j)``, ``j < i``, and their road classes (as in the sequence).
+    parent_class
+        ``(n,)`` class of the parent edge, -1 where there is none.
+    """
+
+    pos: np.ndarray
+    types: np.ndarray
+    parent: np.ndarray
+    ref_angle: np.ndarray
+    perim_bin: np.ndarray
+    angle_bin: np.ndarray
+    dist_bin: np.ndarray
+    root_bin: np.ndarray
+    xy_bin: np.ndarray
+    rel: np.ndarray
+    edges: np.ndarray
+    classes: np.ndarray
+    parent_class: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return int(self.pos.shape[0])
+
+
+def parents_of(n: int, border: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Parent (smallest-index earlier neighbour) of each interior node, -1 for none."""
+    parent = np.full(n, -1, dtype=np.int64)
+    if edges.shape[0]:
+        i, j = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64)
+        best = np.full(n, n, dtype=np.int64)
+        np.minimum.at(best, i, j)
+        has = (best < n) & ~border
+        parent[has] = best[has]
+    return parent
+
+
+def reference_angles(pos: np.ndarray, border: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Reference direction of each node: incoming street, inward normal, or toward centre."""
+    ref = np.empty(pos.shape[0], dtype=np.float64)
+    for t in range(pos.shape[0]):
+        if border[t]:
+            ref[t] = inward_normal_angle(*pos[t])
+        elif parent[t] >= 0:
+            d = pos[t] - pos[parent[t]]
+            ref[t] = math.atan2(d[1], d[0])
+        else:
+            ref[t] = center_angle(*pos[t])
+    return ref
+
+
+def encode(seq: Sequence, binning: Binning) -> Encoded:
+    """Compute the decision chain of a canonical sequence (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If border nodes do not all come first (not a canonical sequence).
+    """
+    n = seq.n_nodes
+    border = seq.border.astype(bool)
+    nb = int(border.sum())
+    if not border[:nb].all():
+        msg = "border nodes must come first in a canonical sequence"
+        raise ValueError(msg)
+    pos = seq.pos.astype(np.float64)
+    edges = seq.edges.astype(np.int64).reshape(-1, 2)
+    parent = parents_of(n, border, edges)
+    types = np.where(border, BORDER, np.where(parent >= 0, CHILD, ROOT))
+    types = np.append(types, END).astype(np.int64)
+    ref = reference_angles(pos, border, parent)
+    has_parent = parent >= 0
+    rel = np.zeros_like(pos)
+    rel[has_parent] = pos[has_parent] - pos[parent[has_parent]]
+    theta = np.arctan2(rel[:, 1], rel[:, 0]) - np.where(has_parent, ref[np.maximum(parent, 0)], 0.0)
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    perim = np.array([perimeter_coordinate(*p) if b else 0.0 for p, b in zip(pos, border, strict=True)])
+    g = binning.root_grid
+    gxy = binning.grid_bin(pos, g)
+    parent_class = np.full(n, -1, dtype=np.int64)
+    if edges.shape[0]:
+        is_parent_edge = parent[edges[:, 0]] == edges[:, 1]
+        parent_class[edges[is_parent_edge, 0]] = seq.classes[is_parent_edge]
+    return Encoded(
+        pos=pos,
+        types=types,
+        parent=parent,
+        ref_angle=ref,
+        perim_bin=np.where(border, binning.perimeter_bin(perim), 0),
+        angle_bin=np.where(has_parent, binning.angle_bin(theta), 0),
+        dist_bin=np.where(has_parent, binning.dist_bin(r), 0),
+        root_bin=gxy[:, 0] * g + gxy[:, 1],
+        xy_bin=binning.grid_bin(pos, binning.xy_bins),
+        rel=rel,
+        edges=edges,
+        classes=seq.classes.astype(np.int64),
+        parent_class=parent_class,
+    )

@@ -1,0 +1,277 @@
+"""The autoregressive layout model: a causal backbone over node steps plus decision heads.
+
+Per step ``t`` the backbone state ``h[t]`` (it has read BOS and nodes ``0..t-1``) predicts the
+step type, the position (perimeter bin; parent pointer, angle and log-distance; or a root grid
+cell) and then, for each earlier node ``j`` in the window, whether ``t`` connects to ``j`` and
+with which road class. See :mod:`citygen.encode` for the decision chain. The training forward
+pass scores all steps of a batch at once and returns per-step negative log-likelihood terms
+(nats); :mod:`citygen.sample` calls the same heads one step at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from citygen.encode import N_TYPES, Binning
+from citygen.layout import ROAD_CLASSES
+
+N_CLASSES = len(ROAD_CLASSES)
+N_SECTORS = 12  # parent context: histogram of the parent's street directions
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and discretisation of a layout model (saved as JSON beside the weights).
+
+    Attributes
+    ----------
+    d_model, n_layers, n_heads
+        Backbone width, depth and attention heads.
+    d_pair
+        Width of the per-candidate (pointer and edge) features.
+    window
+        Candidates for parents and edges are the ``window`` previous nodes.
+    backbone
+        ``"transformer"`` (causal self-attention) or ``"gru"``.
+    position
+        ``"relative"`` (parent, angle, log-distance) or ``"absolute"`` (x then y bins).
+    max_steps
+        Largest number of node steps per tile.
+    n_fourier
+        Fourier frequencies per coordinate in position features.
+    tile_size
+        Tile side in metres of the data the model learned.
+    binning
+        Position discretisation.
+    """
+
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_pair: int = 64
+    window: int = 96
+    backbone: str = "transformer"
+    position: str = "relative"
+    max_steps: int = 768
+    n_fourier: int = 16
+    dropout: float = 0.0
+    tile_size: float = 1000.0
+    binning: Binning = field(default_factory=Binning)
+
+    def to_dict(self) -> dict:
+        """JSON-ready config."""
+        d = asdict(self)
+        d["binning"] = asdict(self.binning)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        d = dict(d)
+        binning = Binning(**d.pop("binning", {}))
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            msg = f"unknown model config keys: {sorted(unknown)}"
+            raise ValueError(msg)
+        return cls(binning=binning, **d)
+
+
+class Fourier(nn.Module):
+    """Random-free Fourier features of 2-D vectors: sin/cos at octave frequencies."""
+
+    def __init__(self, n_freq: int, scale: float = 1.0) -> None:
+        super().__init__()
+        freqs = scale * math.pi * (2.0 ** torch.linspace(0, n_freq / 2 - 1, n_freq // 2))
+        self.register_buffer("freqs", freqs, persistent=False)
+        self.dim = 2 * 2 * (n_freq // 2) + 2
+
+    def forward(self, xy: Tensor) -> Tensor:
+        """``(..., 2)`` to ``(..., dim)``."""
+        a = xy.unsqueeze(-1) * self.freqs  # (..., 2, f)
+        feats = torch.cat([a.sin(), a.cos()], dim=-1).flatten(-2)
+        return torch.cat([feats, xy], dim=-1)
+
+
+class Block(nn.Module):
+    """Pre-norm causal self-attention block with an optional key/value cache."""
+
+    def __init__(self, d: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        """``x``: ``(B, T, d)``; with ``cache``, ``T`` new steps are appended to it."""
+        B, T, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+        q, k, v = (z.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+            causal = T > 1
+        else:
+            causal = True
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=drop)
+        x = x + self.proj(y.transpose(1, 2).reshape(B, T, d))
+        return x + self.mlp(self.ln2(x))
+
+
+def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_out))
+
+
+class LayoutModel(nn.Module):
+    """The autoregressive street-layout model (see the module docstring)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        b = c.binning
+        d, dp = c.d_model, c.d_pair
+        self.fourier_abs = Fourier(c.n_fourier)
+        self.fourier_rel = Fourier(c.n_fourier, scale=2.0)
+        fa, fr = self.fourier_abs.dim, self.fourier_rel.dim
+        # node tokens
+        self.bos = nn.Parameter(torch.zeros(d))
+        self.tok_pos = nn.Linear(fa, d)
+        self.tok_type = nn.Embedding(N_TYPES, d)
+        self.tok_rel = nn.Linear(fr, d)
+        self.tok_edge = _mlp(fr + N_CLASSES, d, d)
+        self.step_emb = nn.Embedding(c.max_steps + 1, d)
+        # backbone
+        if c.backbone == "transformer":
+            self.blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_layers))
+        elif c.backbone == "gru":
+            self.gru = nn.GRU(d, d, num_layers=c.n_layers, batch_first=True)
+        else:
+            msg = f"unknown backbone {c.backbone!r}"
+            raise ValueError(msg)
+        self.ln_f = nn.LayerNorm(d)
+        # heads
+        self.head_type = nn.Linear(d, N_TYPES)
+        self.head_perim = nn.Linear(d, b.perimeter_bins)
+        self.head_root = nn.Linear(d, b.root_grid * b.root_grid)
+        self.ptr_q = nn.Linear(d, dp)
+        self.ptr_k = nn.Linear(d, dp)
+        self.ptr_state = nn.Embedding(4 * 16, dp)  # (is last parent, degree<16) x ...
+        self.ptr_off = nn.Embedding(c.window + 1, dp)
+        self.ptr_out = _mlp(dp, dp, 1)
+        self.ctx_parent = nn.Linear(d + fa + 2 + N_SECTORS, d)
+        if c.position == "relative":
+            self.head_angle = _mlp(d, d, b.angle_bins)
+            self.angle_emb = nn.Embedding(b.angle_bins, d)
+            self.head_dist = _mlp(d, d, b.dist_bins)
+        else:
+            self.head_x = _mlp(d, d, b.xy_bins)
+            self.x_emb = nn.Embedding(b.xy_bins, d)
+            self.head_y = _mlp(d, d, b.xy_bins)
+        self.edge_q = nn.Linear(d + fa, dp)
+        self.edge_k = nn.Linear(d, dp)
+        self.edge_rel = nn.Linear(fr, dp)
+        self.edge_state = nn.Embedding(2 * 16, dp)  # (is parent) x (degree < 16)
+        self.edge_out = _mlp(dp, dp, 1 + N_CLASSES)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Total NLL per tile ``(B,)`` in nats of a teacher-forced batch (see likelihood)."""
+        from citygen.likelihood import batch_nll
+
+        return batch_nll(self, batch)
+
+    # ----------------------------------------------------------------- tokens and backbone
+    def node_tokens(self, pos: Tensor, types: Tensor, rel: Tensor, edge_msg: Tensor) -> Tensor:
+        """Input tokens of nodes: ``pos (..., 2)``, ``types (...)``, ``rel (..., 2)``,
+        ``edge_msg (..., d)`` (summed back-edge messages) to ``(..., d)``."""
+        is_child = (types == 1).unsqueeze(-1).to(pos.dtype)
+        return (
+            self.tok_pos(self.fourier_abs(pos))
+            + self.tok_type(types.clamp(0, N_TYPES - 1))
+            + is_child * self.tok_rel(self.fourier_rel(rel))
+            + edge_msg
+        )
+
+    def edge_messages(self, rel: Tensor, classes: Tensor) -> Tensor:
+        """Message of back edges: ``rel (..., 2)`` (other end minus node), ``classes (...)``."""
+        onehot = F.one_hot(classes.clamp(0, N_CLASSES - 1), N_CLASSES).to(rel.dtype)
+        return self.tok_edge(torch.cat([self.fourier_rel(rel), onehot], dim=-1))
+
+    def backbone(self, x: Tensor, cache: list | None = None, start: int = 0) -> Tensor:
+        """Causal backbone over token steps ``x (B, T, d)`` starting at step ``start``."""
+        steps = torch.arange(start, start + x.shape[1], device=x.device).clamp(max=self.config.max_steps)
+        x = x + self.step_emb(steps)
+        if self.config.backbone == "transformer":
+            for i, block in enumerate(self.blocks):
+                x = block(x, None if cache is None else cache[i])
+        else:
+            h0 = None if cache is None or not cache else cache[0]
+            x, h = self.gru(x, h0)
+            if cache is not None:
+                cache[:] = [h]
+        return self.ln_f(x)
+
+    def new_cache(self) -> list:
+        """An empty incremental-decoding cache for :meth:`backbone`."""
+        return [{} for _ in range(self.config.n_layers)] if self.config.backbone == "transformer" else []
+
+    # ----------------------------------------------------------------------------- heads
+    def pointer_logits(self, h: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor) -> Tensor:
+        """Parent pointer scores over window candidates.
+
+        ``h (..., d)``; ``kp (..., M, dp)``: ``self.ptr_k`` of the candidates' backbone outputs
+        (projected before gathering, to save memory); ``is_last`` and ``deg`` ``(..., M)``
+        integer state. Returns ``(..., M)``.
+        """
+        M = kp.shape[-2]
+        off = torch.arange(M, device=h.device).clamp(max=self.config.window)
+        state = is_last.long() * 16 + deg.clamp(0, 15)
+        z = self.ptr_q(h).unsqueeze(-2) + kp + self.ptr_state(state) + self.ptr_off(off)
+        return self.ptr_out(F.gelu(z)).squeeze(-1)
+
+    def parent_context(self, h: Tensor, key_p: Tensor, pos_p: Tensor, ref: Tensor, sectors: Tensor) -> Tensor:
+        """Context for the position of a child given its parent (all ``(..., *)``)."""
+        ang = torch.stack([ref.cos(), ref.sin()], dim=-1)
+        feats = torch.cat([key_p, self.fourier_abs(pos_p), ang, sectors], dim=-1)
+        return h + self.ctx_parent(feats)
+
+    def angle_logits(self, ctx: Tensor) -> Tensor:
+        """Relative-angle bin logits ``(..., A)``."""
+        return self.head_angle(ctx)
+
+    def dist_logits(self, ctx: Tensor, angle_bin: Tensor) -> Tensor:
+        """Log-distance bin logits given the angle bin, ``(..., D)``."""
+        return self.head_dist(ctx + self.angle_emb(angle_bin))
+
+    def x_logits(self, ctx: Tensor) -> Tensor:
+        """Absolute x bin logits (``position="absolute"``)."""
+        return self.head_x(ctx)
+
+    def y_logits(self, ctx: Tensor, x_bin: Tensor) -> Tensor:
+        """Absolute y bin logits given x (``position="absolute"``)."""
+        return self.head_y(ctx + self.x_emb(x_bin))
+
+    def edge_logits(
+        self, h: Tensor, pos_t: Tensor, ke: Tensor, rel: Tensor, is_parent: Tensor, deg: Tensor
+    ) -> Tensor:
+        """Edge existence and class logits for window candidates.
+
+        ``h (..., d)``, ``pos_t (..., 2)``; ``ke (..., M, dp)``: ``self.edge_k`` of the
+        candidates' backbone outputs; ``rel (..., M, 2)`` (candidate minus new node);
+        ``is_parent`` and ``deg`` ``(..., M)``. Returns ``(..., M, 1 + C)``.
+        """
+        q = self.edge_q(torch.cat([h, self.fourier_abs(pos_t)], dim=-1)).unsqueeze(-2)
+        state = is_parent.long() * 16 + deg.clamp(0, 15)
+        z = q + ke + self.edge_rel(self.fourier_rel(rel)) + self.edge_state(state)
+        return self.edge_out(F.gelu(z))

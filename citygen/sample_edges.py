@@ -1,0 +1,74 @@
+"""Edge decisions of one sampling step: Bernoulli draws per candidate, masked by the rules."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from citygen import geometry as geo
+from citygen.encode import BORDER, CHILD
+from citygen.sample_state import SampleState, _angle_diff, categorical
+
+
+def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) -> Tensor:
+    """For drawn candidates, whether the street ``t - j`` keeps every rule; ``(B, M)``."""
+    ok = torch.ones_like(draw)
+    bs, ks = torch.nonzero(draw, as_tuple=True)
+    if bs.numel() == 0:
+        return ok
+    j = jc[ks]
+    p, q = pos[bs], st.pos[bs, j]
+    a, b, ids, valid = st._edge_ends(bs)
+    incident = (ids == j[:, None, None]).any(-1)
+    bad = (geo.segments_cross(p[:, None], q[:, None], a, b) & valid & ~incident).any(-1)
+    nodes = st.pos[bs, :t]
+    dn = geo.point_segment_distance(nodes, p[:, None], q[:, None])
+    others = torch.arange(t, device=st.dev)[None] != j[:, None]
+    bad |= ((dn < st.clr) & others).any(-1)
+    dirs, dvalid = st._nbr_dirs(bs, j)
+    back = torch.atan2(p[:, 1] - q[:, 1], p[:, 0] - q[:, 0])
+    bad |= ((_angle_diff(dirs, back[:, None]) < st.min_angle) & dvalid).any(-1)
+    ok[bs, ks] = ~bad
+    return ok
+
+
+def _angle_conflicts(rel: Tensor, chosen: Tensor, priority: Tensor, min_angle: float) -> Tensor:
+    """Drop chosen streets at the new node that run within ``min_angle`` of a chosen street
+    of higher priority; ``rel (B, M, 2)``, ``chosen``/``priority (B, M)``."""
+    ang = torch.atan2(rel[..., 1], rel[..., 0])
+    close = _angle_diff(ang[:, :, None], ang[:, None, :]) < min_angle
+    beaten = close & chosen[:, None, :] & (priority[:, None, :] > priority[:, :, None])
+    return chosen & ~beaten.any(-1)
+
+
+def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Accepted streets of the new node to window candidates, and their classes.
+
+    Returns ``accepted (B, M)``, ``classes (B, M)`` and candidate node ids ``jc (M,)``.
+    """
+    model = st.model
+    j = t - 1 - torch.arange(st.M, device=st.dev)
+    valid, jc = j >= 0, j.clamp(min=0)
+    active = ~st.done
+    is_b, is_c = (ty == BORDER) & active, (ty == CHILD) & active
+    cand = valid[None] & (is_b[:, None] | (is_c[:, None] & (jc[None] > parent[:, None])))
+    is_par = valid[None] & is_c[:, None] & (jc[None] == parent[:, None])
+    rel = st.pos[:, jc] - pos[:, None]
+    el = model.edge_logits(h, pos, st.kedge[:, jc], rel, is_par, st.deg[:, jc])
+    prob = torch.sigmoid(el[..., 0].float() / st.T)
+    u = torch.rand(prob.shape, generator=st.gen, device=st.dev)
+    draw = (u < prob) & cand
+    draw &= _drawn_ok(st, t, pos, jc, draw)
+    accepted = _angle_conflicts(rel, draw | is_par, prob + 2.0 * is_par, st.min_angle)
+    classes = categorical(el[..., 1:], torch.ones_like(el[..., 1:], dtype=torch.bool), st.gen, st.T)
+    forced = st._forced(t)
+    if bool(forced.any()):
+        ft = min(t, st.f_edge.shape[1] - 1)
+        accepted = torch.where(forced[:, None], st.f_edge[:, ft] & valid[None], accepted)
+        classes = torch.where(forced[:, None], st.f_cls[:, ft], classes)
+    return accepted & active[:, None], classes, jc
+
+
+__all__ = ["choose_edges", "math"]

@@ -1,0 +1,387 @@
+"""The state of a batch of tiles being sampled, and the constraint-masked decisions.
+
+Active tiles all hold ``t`` nodes at step ``t`` (a step adds one node or ends the tile), so
+node indices line up across the batch. See :mod:`citygen.sample` for the rules.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from citygen import geometry as geo
+from citygen.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
+from citygen.layout import ROAD_CLASSES, add_street, new_layout
+from citygen.model import N_CLASSES, N_SECTORS, LayoutModel
+from data_prep.order import Sequence
+
+K_NBR = 8  # neighbours remembered per node (for angle rules and parent context)
+MARGIN = 1e-4  # interior nodes keep this normalised distance from the tile border
+
+
+def categorical(logits: Tensor, mask: Tensor, gen: torch.Generator, temperature: float = 1.0) -> Tensor:
+    """Gumbel-max draw over the last axis among allowed entries; -1 where none is allowed."""
+    u = torch.rand(logits.shape, generator=gen, device=logits.device, dtype=torch.float32)
+    g = logits.float() / temperature - torch.log(-torch.log(u.clamp(1e-12, 1 - 1e-7)))
+    idx = g.masked_fill(~mask, -math.inf).argmax(-1)
+    return torch.where(mask.any(-1), idx, torch.full_like(idx, -1))
+
+
+def _perimeter_xy(s: Tensor) -> Tensor:
+    """Perimeter coordinate in ``[0, 4)`` to a normalised point on the border."""
+    side = torch.floor(s).clamp(0, 3)
+    f = s - side
+    x = torch.stack([torch.zeros_like(f), f, torch.ones_like(f), 1 - f], -1)
+    y = torch.stack([1 - f, torch.zeros_like(f), f, torch.ones_like(f)], -1)
+    i = side.long().unsqueeze(-1)
+    return torch.stack([x.gather(-1, i).squeeze(-1), y.gather(-1, i).squeeze(-1)], -1)
+
+
+def _angle_diff(a: Tensor, b: Tensor) -> Tensor:
+    """Absolute circular difference of angles in radians, in ``[0, pi]``."""
+    d = torch.remainder(a - b, 2 * math.pi)
+    return torch.minimum(d, 2 * math.pi - d)
+
+
+class SampleState:
+    """Tensors of ``B`` tiles under construction, and the decisions of one step."""
+
+    def __init__(self, model: LayoutModel, B: int, config, device: torch.device, gen: torch.Generator, prefixes: list) -> None:  # noqa: ANN001
+        c = model.config
+        self.model, self.cfg, self.gen, self.dev, self.B = model, config, gen, device, B
+        self.N = min(config.max_nodes, c.max_steps)
+        self.M, self.T = c.window, config.temperature
+        self.md, self.clr = config.min_dist / c.tile_size, config.clearance / c.tile_size
+        self.min_angle = math.radians(config.min_angle)
+        self.E = 3 * self.N
+        d, dp, kw = c.d_model, c.d_pair, {"device": device}
+        self.pos = torch.zeros(B, self.N, 2, **kw)
+        self.types = torch.full((B, self.N), -1, dtype=torch.long, **kw)
+        self.parent = torch.full((B, self.N), -1, dtype=torch.long, **kw)
+        self.ref = torch.zeros(B, self.N, **kw)
+        self.deg = torch.zeros(B, self.N, dtype=torch.long, **kw)
+        self.nbr = torch.full((B, self.N, K_NBR), -1, dtype=torch.long, **kw)
+        self.edges = torch.zeros(B, self.E, 2, dtype=torch.long, **kw)
+        self.ecls = torch.zeros(B, self.E, dtype=torch.long, **kw)
+        self.m = torch.zeros(B, dtype=torch.long, **kw)
+        self.h_nodes = torch.zeros(B, self.N, d, **kw)
+        self.kptr = torch.zeros(B, self.N, dp, **kw)
+        self.kedge = torch.zeros(B, self.N, dp, **kw)
+        self.last_parent = torch.full((B,), -1, dtype=torch.long, **kw)
+        self.prev_bin = torch.full((B,), -1, dtype=torch.long, **kw)
+        self.all_border = torch.ones(B, dtype=torch.bool, **kw)
+        self.done = torch.zeros(B, dtype=torch.bool, **kw)
+        self.cache = model.new_cache()
+        self._init_prefix(prefixes)
+        P = c.binning.perimeter_bins
+        self.perim_centres = _perimeter_xy((torch.arange(P, **kw) + 0.5) * 4.0 / P)
+
+    # ------------------------------------------------------------------------ prefixes
+    def _init_prefix(self, prefixes: list[Sequence | None]) -> None:
+        L = max([0] + [p.n_nodes for p in prefixes if p is not None])
+        kw = {"device": self.dev}
+        self.f_len = torch.zeros(self.B, dtype=torch.long, **kw)
+        self.f_type = torch.full((self.B, max(L, 1)), END, dtype=torch.long, **kw)
+        self.f_pos = torch.zeros(self.B, max(L, 1), 2, **kw)
+        self.f_parent = torch.full((self.B, max(L, 1)), -1, dtype=torch.long, **kw)
+        self.f_edge = torch.zeros(self.B, max(L, 1), self.M, dtype=torch.bool, **kw)
+        self.f_cls = torch.zeros(self.B, max(L, 1), self.M, dtype=torch.long, **kw)
+        binning = self.model.config.binning
+        for b, seq in enumerate(prefixes):
+            if seq is None:
+                continue
+            e = encode(seq, binning)
+            n = min(e.n, self.N - 1)
+            self.f_len[b] = n
+            self.f_type[b, :n] = torch.as_tensor(e.types[:n], **kw)
+            self.f_pos[b, :n] = torch.as_tensor(e.pos[:n], dtype=torch.float32, **kw)
+            self.f_parent[b, :n] = torch.as_tensor(e.parent[:n], **kw)
+            for (i, j), cls in zip(e.edges, e.classes, strict=True):
+                k = int(i) - 1 - int(j)
+                if i < n and k < self.M:
+                    self.f_edge[b, i, k] = True
+                    self.f_cls[b, i, k] = int(cls)
+
+    def _forced(self, t: int) -> Tensor:
+        return (t < self.f_len) & ~self.done
+
+    # --------------------------------------------------------------------------- steps
+    def record_output(self, t: int, h: Tensor) -> None:
+        """Store the backbone output after node ``t - 1`` (its key for later pointers)."""
+        if t > 0:
+            self.h_nodes[:, t - 1] = h
+            self.kptr[:, t - 1] = self.model.ptr_k(h)
+            self.kedge[:, t - 1] = self.model.edge_k(h)
+
+    def _border_bins(self, t: int) -> Tensor:
+        """Allowed perimeter bins ``(B, P)``: after the previous border node, far enough from
+        it and from the first border node (the perimeter wraps around)."""
+        P = self.perim_centres.shape[0]
+        ok = torch.arange(P, device=self.dev)[None, :] >= self.prev_bin[:, None]
+        if t > 0:
+            for idx in (torch.full((self.B,), t - 1, device=self.dev), torch.zeros(self.B, device=self.dev)):
+                q = self.pos[torch.arange(self.B, device=self.dev), idx.long()]
+                ok &= (self.perim_centres[None] - q[:, None]).norm(dim=-1) >= self.md
+        return ok
+
+    def choose_type(self, t: int, h: Tensor) -> Tensor:
+        """Draw the step type under the structural masks (and prefixes, and capacity)."""
+        self.border_bins = self._border_bins(t)
+        ones = torch.ones(self.B, dtype=torch.bool, device=self.dev)
+        mask = torch.stack([self.all_border & self.border_bins.any(-1), ones & (t > 0), ones, ones], -1)
+        if t >= self.N - 1:
+            mask[:, :3] = False
+        ty = categorical(self.model.head_type(h), mask, self.gen, self.T)
+        ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
+        return torch.where(self.done, torch.full_like(ty, END), ty)
+
+    def place(self, t: int, h: Tensor, ty: Tensor) -> tuple[Tensor, Tensor]:
+        """Positions ``(B, 2)`` and parents ``(B,)`` of the new nodes; failed tiles end."""
+        pos = torch.zeros(self.B, 2, device=self.dev)
+        parent = torch.full((self.B,), -1, dtype=torch.long, device=self.dev)
+        forced = self._forced(t)
+        for kind, fn in ((BORDER, self._place_border), (CHILD, self._place_child), (ROOT, self._place_root)):
+            rows = torch.nonzero((ty == kind) & ~forced).squeeze(-1)
+            if rows.numel():
+                p_rows, par_rows, ok = fn(t, h, rows)
+                pos[rows], parent[rows] = p_rows, par_rows
+                self.done[rows[~ok]] = True
+        rows = torch.nonzero(forced).squeeze(-1)
+        if rows.numel():
+            pos[rows] = self.f_pos[rows, t]
+            parent[rows] = self.f_parent[rows, t]
+        self.done |= ty == END
+        return pos, parent
+
+    def _place_border(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        bn = self.model.config.binning
+        P = bn.perimeter_bins
+        mask = self.border_bins[rows]
+        b = categorical(self.model.head_perim(h[rows]), mask, self.gen, self.T)
+        u = torch.rand(rows.shape, generator=self.gen, device=self.dev)
+        pt = _perimeter_xy((b.clamp(min=0) + u) * 4.0 / P)
+        ok = self._point_ok(rows, None, pt, t, on_border=True)
+        pt = torch.where(ok.unsqueeze(-1), pt, self.perim_centres[b.clamp(min=0)])
+        self.prev_bin[rows] = torch.where(b >= 0, b, self.prev_bin[rows])
+        return pt, torch.full_like(rows, -1), b >= 0
+
+    def _place_root(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        G = self.model.config.binning.root_grid
+        g = (torch.arange(G, device=self.dev) + 0.5) / G
+        centres = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)  # gx*G+gy
+        logits = self.model.head_root(h[rows])
+        mask = torch.ones_like(logits, dtype=torch.bool)
+        if t > 0:
+            mask &= torch.cdist(centres[None].expand(len(rows), -1, -1), self.pos[rows, :t]).min(-1).values >= self.md
+        pt, ok = torch.zeros(len(rows), 2, device=self.dev), torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
+        for _ in range(self.cfg.max_tries):
+            todo = ~ok & mask.any(-1)
+            if not bool(todo.any()):
+                break
+            cell = categorical(logits[todo], mask[todo], self.gen, self.T)
+            u = torch.rand(int(todo.sum()), 2, generator=self.gen, device=self.dev)
+            cand = (torch.stack([cell // G, cell % G], -1).float() + u) / G
+            good = self._point_ok(rows[todo], None, cand, t)
+            idx = torch.nonzero(todo).squeeze(-1)
+            pt[idx[good]] = cand[good]
+            ok[idx[good]] = True
+            mask[idx[~good], cell[~good]] = False
+        return pt, torch.full_like(rows, -1), ok
+
+    def _nbr_dirs(self, rows: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        """Directions (radians) of a node's streets ``(R, K)`` and which are real."""
+        nb = self.nbr[rows, node]
+        valid = nb >= 0
+        d = self.pos[rows.unsqueeze(-1), nb.clamp(min=0)] - self.pos[rows, node].unsqueeze(-2)
+        return torch.atan2(d[..., 1], d[..., 0]), valid
+
+    def _place_child(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        model, bn = self.model, self.model.config.binning
+        j = t - 1 - torch.arange(self.M, device=self.dev)
+        valid, jc = j >= 0, j.clamp(min=0)
+        last = self.last_parent[rows]
+        ptr_mask = valid[None] & (jc[None] >= last[:, None])
+        logits = model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], self.deg[rows][:, jc])
+        k = categorical(logits, ptr_mask, self.gen, self.T)
+        p = (t - 1 - k).clamp(min=0)
+        ref, pos_p = self.ref[rows, p], self.pos[rows, p]
+        dirs, dvalid = self._nbr_dirs(rows, p)
+        rel = torch.remainder(dirs - ref[:, None], 2 * math.pi)
+        sectors = F.one_hot((rel / (2 * math.pi) * N_SECTORS).long().clamp(0, N_SECTORS - 1), N_SECTORS)
+        sectors = (sectors * dvalid.unsqueeze(-1)).sum(-2).float()
+        ctx = model.parent_context(h[rows], self.h_nodes[rows, p], pos_p, ref, sectors)
+        if model.config.position == "relative":
+            pt, ok = self._polar_position(rows, p, ctx, ref, dirs, dvalid, t)
+        else:
+            pt, ok = self._absolute_position(rows, p, ctx, t)
+        return pt, p, ok & (k >= 0)
+
+    def _polar_position(self, rows, p, ctx, ref, dirs, dvalid, t):  # noqa: ANN001, ANN202
+        bn = self.model.config.binning
+        A, D = bn.angle_bins, bn.dist_bins
+        centres = ref[:, None] + (torch.arange(A, device=self.dev)[None] + 0.5) * bn.dtheta
+        conflict = (_angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
+        amask = ~conflict.any(-1)
+        alogits = self.model.angle_logits(ctx)
+        r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
+        pt = torch.zeros(len(rows), 2, device=self.dev)
+        ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
+        for _ in range(self.cfg.max_tries):
+            todo = torch.nonzero(~ok & amask.any(-1)).squeeze(-1)
+            if todo.numel() == 0:
+                break
+            a = categorical(alogits[todo], amask[todo], self.gen, self.T)
+            th = ref[todo] + (a + 0.5) * bn.dtheta
+            direction = torch.stack([th.cos(), th.sin()], -1)
+            dmask = self._ray_ok(rows[todo], p[todo], direction, r_c, t)
+            kd = categorical(self.model.dist_logits(ctx[todo], a), dmask, self.gen, self.T)
+            u = torch.rand(len(todo), 2, generator=self.gen, device=self.dev)
+            th2 = ref[todo] + (a + u[:, 0]) * bn.dtheta
+            r = torch.exp(bn.log_r_min + (kd.clamp(min=0) + u[:, 1]) * bn.dlogr)
+            origin = self.pos[rows[todo], p[todo]]
+            exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
+            centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
+            good_e = self._point_ok(rows[todo], p[todo], exact, t) & (kd >= 0)
+            good_c = self._point_ok(rows[todo], p[todo], centre, t) & (kd >= 0)
+            pt[todo] = torch.where(good_e[:, None], exact, centre)
+            ok[todo] = good_e | good_c
+            bad = todo[~(good_e | good_c)]
+            amask[bad, a[~(good_e | good_c)]] = False
+        return pt, ok
+
+    def _absolute_position(self, rows, p, ctx, t):  # noqa: ANN001, ANN202
+        bn = self.model.config.binning
+        X = bn.xy_bins
+        xmask = torch.ones(len(rows), X, dtype=torch.bool, device=self.dev)
+        pt = torch.zeros(len(rows), 2, device=self.dev)
+        ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
+        for _ in range(self.cfg.max_tries):
+            todo = torch.nonzero(~ok & xmask.any(-1)).squeeze(-1)
+            if todo.numel() == 0:
+                break
+            xb = categorical(self.model.x_logits(ctx[todo]), xmask[todo], self.gen, self.T)
+            yb = categorical(self.model.y_logits(ctx[todo], xb.clamp(min=0)), torch.ones(len(todo), X, dtype=torch.bool, device=self.dev), self.gen, self.T)
+            u = torch.rand(len(todo), 2, generator=self.gen, device=self.dev)
+            cand = (torch.stack([xb, yb], -1).float() + u) / X
+            good = self._point_ok(rows[todo], p[todo], cand, t)
+            pt[todo[good]] = cand[good]
+            ok[todo[good]] = True
+            xmask[todo[~good], xb[~good]] = False
+        return pt, ok
+
+    # ----------------------------------------------------------------- constraint tests
+    def _edge_ends(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Endpoints ``(R, E, 2)`` of existing streets, their node ids and a validity mask."""
+        ids = self.edges[rows]  # (R, E, 2)
+        valid = torch.arange(self.E, device=self.dev)[None] < self.m[rows, None]
+        r = rows[:, None]
+        return self.pos[r, ids[..., 0]], self.pos[r, ids[..., 1]], ids, valid
+
+    def _ray_ok(self, rows: Tensor, p: Tensor, direction: Tensor, r_c: Tensor, t: int) -> Tensor:
+        """Which distance bins ``(R, D)`` along a ray from the parent are allowed."""
+        origin = self.pos[rows, p]
+        pts = origin[:, None] + r_c[None, :, None] * direction[:, None]
+        inside = ((pts > MARGIN) & (pts < 1 - MARGIN)).all(-1)
+        nodes = self.pos[rows, :t]
+        lo, hi = geo.ray_blocked_intervals(origin, direction, nodes, self.md)
+        near = ((r_c[None, :, None] > lo[:, None]) & (r_c[None, :, None] < hi[:, None])).any(-1)
+        not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
+        lo_c, hi_c = geo.ray_blocked_intervals(origin, direction, nodes, self.clr)
+        pass_by = torch.where(not_p & (hi_c > 0), lo_c.clamp(min=0), torch.full_like(lo_c, math.inf)).min(-1).values
+        a, b, ids, valid = self._edge_ends(rows)
+        hit = geo.ray_hit_distance(origin, direction, a, b)
+        incident = (ids == p[:, None, None]).any(-1)
+        hit = torch.where(valid & ~incident, hit, torch.full_like(hit, math.inf)).min(-1).values
+        limit = torch.minimum(hit, pass_by)
+        return inside & ~near & (r_c[None] < limit[:, None])
+
+    def _point_ok(self, rows: Tensor, p: Tensor | None, pt: Tensor, t: int, on_border: bool = False) -> Tensor:
+        """Whether exact new points ``(R, 2)`` (with a street from parent ``p``) obey the rules."""
+        ok = torch.ones(len(rows), dtype=torch.bool, device=self.dev)
+        if not on_border:
+            ok &= ((pt > MARGIN) & (pt < 1 - MARGIN)).all(-1)
+        if t == 0:
+            return ok
+        nodes = self.pos[rows, :t]
+        ok &= (nodes - pt[:, None]).norm(dim=-1).min(-1).values >= self.md
+        a, b, ids, valid = self._edge_ends(rows)
+        incident = (ids == p[:, None, None]).any(-1) if p is not None else torch.zeros_like(valid)
+        dist_e = geo.point_segment_distance(pt[:, None], a, b)
+        ok &= ~((dist_e < self.clr) & valid & ~incident).any(-1)
+        if p is not None:
+            origin = self.pos[rows, p]
+            cross = geo.segments_cross(origin[:, None], pt[:, None], a, b) & valid & ~incident
+            ok &= ~cross.any(-1)
+            dn = geo.point_segment_distance(nodes, origin[:, None], pt[:, None])
+            not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
+            ok &= ~((dn < self.clr) & not_p).any(-1)
+        return ok
+
+    # ---------------------------------------------------------------------- commit
+    def _reference(self, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
+        """Reference direction of new nodes, as :func:`citygen.encode.reference_angles`."""
+        eps = 1e-9
+        x, y = pos[:, 0], pos[:, 1]
+        normal = torch.where(
+            x <= eps,
+            0.0,
+            torch.where(y <= eps, 0.5 * math.pi, torch.where(x >= 1 - eps, math.pi, 1.5 * math.pi)),
+        )
+        d = pos - self.pos[torch.arange(self.B, device=self.dev), parent.clamp(min=0)]
+        child = torch.atan2(d[:, 1], d[:, 0])
+        root = torch.atan2(0.5 - y, 0.5 - x)
+        return torch.where(ty == BORDER, normal, torch.where(ty == CHILD, child, root))
+
+    def commit(self, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
+        """Choose the new nodes' streets, add nodes and streets, return the next tokens."""
+        from citygen.sample_edges import choose_edges
+
+        acc, cls, jc = choose_edges(self, t, h, ty, pos, parent)
+        active = ~self.done
+        ar = torch.arange(self.B, device=self.dev)
+        self.pos[:, t] = torch.where(active[:, None], pos, self.pos[:, t])
+        self.types[:, t] = torch.where(active, ty, -1)
+        self.parent[:, t] = torch.where(active & (ty == CHILD), parent, -1)
+        self.ref[:, t] = self._reference(ty, pos, parent)
+        self.last_parent = torch.where(active & (ty == CHILD), parent, self.last_parent)
+        self.all_border &= ~(active & (ty != BORDER))
+        rank = acc.long().cumsum(-1) - 1
+        bi, ki = torch.nonzero(acc, as_tuple=True)
+        slot = self.m[bi] + rank[bi, ki]
+        keep = slot < self.E
+        bi, ki, slot = bi[keep], ki[keep], slot[keep]
+        j = jc[ki]
+        self.edges[bi, slot] = torch.stack([torch.full_like(j, t), j], -1)
+        self.ecls[bi, slot] = cls[bi, ki]
+        self.m.index_add_(0, bi, torch.ones_like(bi))
+        deg_j = self.deg[bi, j]
+        r = rank[bi, ki]
+        self.nbr[bi[r < K_NBR], t, r[r < K_NBR]] = j[r < K_NBR]
+        self.nbr[bi[deg_j < K_NBR], j[deg_j < K_NBR], deg_j[deg_j < K_NBR]] = t
+        self.deg.index_put_((bi, j), torch.ones_like(j), accumulate=True)
+        self.deg[:, t] = acc.sum(-1) * active
+        rel_e = self.pos[:, jc] - pos[:, None]
+        msg = (self.model.edge_messages(rel_e, cls) * acc.unsqueeze(-1)).sum(-2)
+        rel_p = torch.where((ty == CHILD)[:, None], pos - self.pos[ar, parent.clamp(min=0)], torch.zeros_like(pos))
+        return self.model.node_tokens(pos, ty.clamp(0, N_TYPES - 2), rel_p, msg)
+
+    def layouts(self, seed: int, first_index: int = 0) -> list[nx.Graph]:
+        """The finished tiles as layout graphs in metres."""
+        size = self.model.config.tile_size
+        pos = self.pos.cpu().numpy().astype(np.float64)
+        types, edges, ecls, m = (x.cpu().numpy() for x in (self.types, self.edges, self.ecls, self.m))
+        out = []
+        for b in range(self.B):
+            G = new_layout(size, seed=seed, index=first_index + b, source="citygen")
+            n = int((types[b] >= 0).sum())
+            for i in range(n):
+                G.add_node(i, x=float(pos[b, i, 0] * size), y=float(pos[b, i, 1] * size), border=bool(types[b, i] == BORDER))
+            for (u, v), c in zip(edges[b, : m[b]], ecls[b, : m[b]], strict=True):
+                add_street(G, int(u), int(v), ROAD_CLASSES[int(c)])
+            out.append(G)
+        return out

@@ -1,0 +1,81 @@
+"""Resumable training checkpoints.
+
+``RUN_DIR/checkpoints/step-NNNNNNNN/`` holds ``model.safetensors`` (weights) and ``state.pt``
+(optimiser state, RNG state, step and position in the epoch). A checkpoint directory is written
+under a temporary name and renamed when complete; ``RUN_DIR/checkpoints/latest`` names the
+newest complete one and is itself replaced atomically, so a run killed at any instant (even by
+``kill -9``) resumes from a consistent checkpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from citygen import atomic
+from citygen.checkpoint import WEIGHTS, load_weights, save_weights
+from citygen.errors import CheckpointError
+from citygen.model import LayoutModel
+
+KEEP = 2
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """Where a run keeps its checkpoints."""
+    return run_dir / "checkpoints"
+
+
+def save_checkpoint(run_dir: Path, model: LayoutModel, optimizer: torch.optim.Optimizer, state: dict) -> Path:
+    """Write a complete checkpoint for ``state["step"]`` and point ``latest`` at it."""
+    root = checkpoint_dir(run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{int(state['step']):08d}"
+    tmp = root / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_weights(tmp / WEIGHTS, model)
+    payload = {
+        **state,
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    with atomic.atomic_path(tmp / "state.pt") as p:
+        torch.save(payload, p)
+    final = root / name
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    atomic.write_text(root / "latest", name + "\n")
+    for old in sorted(d for d in root.glob("step-*") if d.is_dir())[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run, or None."""
+    pointer = checkpoint_dir(run_dir) / "latest"
+    if not pointer.is_file():
+        return None
+    path = checkpoint_dir(run_dir) / pointer.read_text().strip()
+    return path if path.is_dir() else None
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore weights, optimiser and RNG state from a checkpoint; return its state dict.
+
+    Raises
+    ------
+    CheckpointError
+        If the checkpoint is corrupt or does not fit the model.
+    """
+    load_weights(model, path / WEIGHTS)
+    try:
+        state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(state.pop("optimizer"))
+        torch.set_rng_state(state.pop("torch_rng"))
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:
+        msg = f"corrupt or incompatible checkpoint {path}: {exc}"
+        raise CheckpointError(msg) from exc
+    return state

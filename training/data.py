@@ -1,0 +1,114 @@
+"""Training examples: the fixed training tiles plus fresh random windows, batched by length.
+
+Every batch is a pure function of ``(seed, epoch)``: the windows of an epoch are drawn from a
+generator seeded with ``[seed, epoch]``, and the batch order from the same generator. An
+interrupted run that resumes at step ``s`` therefore sees exactly the batches it would have
+seen, which is what makes ``--resume`` bit-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from citygen.batch import tile_arrays
+from citygen.encode import Binning, encode
+from citygen.errors import DatasetError
+from data_prep.order import to_sequence
+from data_prep.shards import Dataset
+from data_prep.tiles import random_window
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How training examples are drawn.
+
+    Attributes
+    ----------
+    windows_per_epoch
+        Random windows (offset, rotation, reflection) added to each epoch; -1 means as many as
+        there are fixed training tiles.
+    min_nodes
+        Windows with fewer nodes are redrawn.
+    max_nodes
+        Tiles and windows with more nodes are skipped (bounds memory).
+    batch_size
+        Tiles per batch.
+    """
+
+    windows_per_epoch: int = -1
+    min_nodes: int = 8
+    max_nodes: int = 600
+    batch_size: int = 16
+
+
+class TrainingStream:
+    """Deterministic epochs of teacher-forcing arrays from a prepared data set.
+
+    Parameters
+    ----------
+    data
+        The prepared data set; its ``train`` split and the training areas of its regions.
+    binning, window
+        Model discretisation and candidate window (from the model config).
+    config
+        Stream settings.
+    seed
+        Base seed of the run.
+    """
+
+    def __init__(self, data: Dataset, binning: Binning, window: int, config: StreamConfig, seed: int) -> None:
+        self.data, self.binning, self.window, self.config, self.seed = data, binning, window, config, seed
+        self.fixed = [
+            tile_arrays(encode(s, binning), window)
+            for s in data.sequences("train")
+            if config.min_nodes <= s.n_nodes <= config.max_nodes
+        ]
+        if not self.fixed:
+            msg = f"data set {data.root} has no training tiles with {config.min_nodes}+ nodes"
+            raise DatasetError(msg)
+        self.areas, weights = [], []
+        for name in data.region_names:
+            area = data.area(name, "train")
+            if area.area >= data.tile_size**2:
+                self.areas.append((name, area))
+                weights.append(area.area)
+        self.area_weights = np.asarray(weights) / max(sum(weights), 1.0)
+        n_win = config.windows_per_epoch
+        self.n_windows = len(self.fixed) if n_win < 0 else n_win
+        if not self.areas:
+            self.n_windows = 0
+
+    def _window(self, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+        for _ in range(20):
+            name, area = self.areas[int(rng.choice(len(self.areas), p=self.area_weights))]
+            try:
+                G = random_window(self.data.region(name), self.data.tile_size, rng, within=area)
+            except DatasetError:
+                continue
+            if self.config.min_nodes <= G.number_of_nodes() <= self.config.max_nodes and G.number_of_edges():
+                return tile_arrays(encode(to_sequence(G), self.binning), self.window)
+        return None
+
+    def epoch(self, epoch: int) -> list[list[dict[str, np.ndarray]]]:
+        """The batches of one epoch, in order (deterministic in ``seed`` and ``epoch``)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        items = list(self.fixed)
+        for _ in range(self.n_windows):
+            w = self._window(rng)
+            if w is not None:
+                items.append(w)
+        order = rng.permutation(len(items))
+        bs = self.config.batch_size
+        # sort chunks of 8 batches by length to reduce padding, then shuffle the batches
+        chunk = 8 * bs
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = sorted(order[start : start + chunk], key=lambda i: int(items[i]["n"]))
+            batches += [[items[i] for i in part[k : k + bs]] for k in range(0, len(part), bs)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+

@@ -1,0 +1,287 @@
+"""The training loop: one flat loop a reader follows from top to bottom.
+
+batch -> forward (exact NLL, nats per node) -> backward -> clip -> AdamW step -> log; validation
+NLL and a quick realism check every epoch; a checkpoint every N steps and at the end. Multi-
+process data parallel (``torchrun``) is a thin wrapper in :mod:`training.distributed`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from citygen import atomic
+from citygen.batch import collate
+from citygen.checkpoint import CONFIG, save_model
+from citygen.errors import CheckpointError, UsageError
+from citygen.likelihood import batch_nll, sequence_batch
+from citygen.model import LayoutModel, ModelConfig
+from data_prep.shards import Dataset, load_dataset, sha256_file
+from training import distributed
+from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from training.data import StreamConfig, TrainingStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of a training run.
+
+    Attributes
+    ----------
+    epochs, batch_size, lr, weight_decay, warmup, grad_clip
+        The usual; ``lr`` follows linear warm-up over ``warmup`` steps then a cosine decay.
+    seed
+        Seeds weights, windows and batch order.
+    device
+        ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+    windows_per_epoch
+        Random windows added to each epoch (-1: as many as fixed training tiles).
+    checkpoint_every
+        Steps between checkpoints (the end of training is always checkpointed).
+    amp
+        Mixed precision (bfloat16 autocast) on CUDA.
+    realism_samples
+        Layouts sampled per epoch for the quick realism check (0 to skip).
+    """
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    windows_per_epoch: int = -1
+    checkpoint_every: int = 200
+    amp: bool = True
+    realism_samples: int = 8
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            msg = "epochs and batch size must be at least 1"
+            raise UsageError(msg)
+        if not self.lr > 0:
+            msg = f"learning rate must be positive, got {self.lr}"
+            raise UsageError(msg)
+        if self.device not in ("auto", "cpu", "cuda"):
+            msg = f"device must be auto, cpu or cuda, got {self.device!r}"
+            raise UsageError(msg)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        msg = "--device cuda asked for, but torch sees no CUDA device"
+        raise UsageError(msg)
+    return torch.device(name)
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Learning rate at a step: linear warm-up, then cosine decay to 10 %."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = min(1.0, (step - cfg.warmup) / max(1, total - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+@torch.no_grad()
+def evaluate_nll(model: LayoutModel, data: Dataset, split: str, device: torch.device, batch_size: int = 16) -> float | None:
+    """Mean NLL in nats per node over one split's tiles (None if the split is empty)."""
+    seqs = data.sequences(split)
+    if not seqs:
+        return None
+    model.eval()
+    total, nodes = 0.0, 0
+    for i in range(0, len(seqs), batch_size):
+        batch = sequence_batch(seqs[i : i + batch_size], model)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        total += float(batch_nll(model, batch).sum())
+        nodes += int(batch["n"].sum())
+    model.train()
+    return total / max(nodes, 1)
+
+
+def _append_log(path: Path, record: dict) -> None:
+    with path.open("a") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log records past ``step`` (written after the checkpoint a resume starts from)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    atomic.write_text(path, "".join(line + "\n" for line in keep))
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    model_config: ModelConfig | None = None,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> Path:
+    """Train a layout model on a prepared data set; return the run directory.
+
+    Parameters
+    ----------
+    data_dir
+        A data set written by ``citygen prepare``.
+    out_dir
+        Run directory: checkpoints, ``log.jsonl``, ``curves.png``, and the final model
+        (``model.safetensors`` + ``config.json``, loadable with ``citygen.load_model``).
+    model_config
+        Architecture (ignored on resume: the run's saved config is used).
+    config
+        Optimisation settings.
+    resume
+        Continue from the run's latest checkpoint, exactly.
+    progress
+        Show a progress bar.
+    command
+        The command line to record beside the model.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    out = Path(out_dir)
+    data = load_dataset(data_dir)
+    dist = distributed.setup()
+    device = distributed.device_for(dist, resolve_device(config.device))
+    start_ckpt = latest_checkpoint(out) if resume else None
+    if resume and start_ckpt is None:
+        msg = f"nothing to resume in {out} (no checkpoint)"
+        raise CheckpointError(msg)
+    if not resume and latest_checkpoint(out) is not None:
+        msg = f"{out} already holds a training run; use --resume to continue it or another --out"
+        raise UsageError(msg)
+    if start_ckpt is not None:
+        from citygen.checkpoint import read_config
+
+        model_config = ModelConfig.from_dict(read_config(out)["model"])
+    model_config = model_config or ModelConfig()
+    model_config.tile_size = data.tile_size
+    torch.manual_seed(config.seed)
+    model = LayoutModel(model_config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    stream = TrainingStream(
+        data,
+        model_config.binning,
+        model_config.window,
+        StreamConfig(windows_per_epoch=config.windows_per_epoch, batch_size=config.batch_size),
+        config.seed,
+    )
+    per_epoch = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size)
+    total_steps = per_epoch * config.epochs
+    state = {"step": 0, "epoch": 0, "batch": 0, "best_val": None}
+    log_path = out / "log.jsonl"
+    run_meta = {
+        "train": asdict(config),
+        "data": {"path": str(data_dir), "manifest_sha256": sha256_file(data.root / "manifest.json")},
+        "command": command,
+    }
+    if distributed.is_main(dist):
+        out.mkdir(parents=True, exist_ok=True)
+    if start_ckpt is not None:
+        state = load_checkpoint(start_ckpt, model, opt)
+        _truncate_log(log_path, state["step"]) if distributed.is_main(dist) else None
+        log.info("resuming from %s (step %d)", start_ckpt, state["step"])
+    elif distributed.is_main(dist):
+        save_model(out, model, run_meta | {"status": "training"})
+        log_path.unlink(missing_ok=True)
+    ddp_model = distributed.wrap(model, dist)
+    use_amp = config.amp and device.type == "cuda"
+    bar = tqdm(total=total_steps, initial=state["step"], disable=not progress or not distributed.is_main(dist), unit="step")
+    model.train()
+    for epoch in range(state["epoch"], config.epochs):
+        batches = stream.epoch(epoch)
+        t0, nodes_seen = time.perf_counter(), 0
+        for bi in range(state["batch"] if epoch == state["epoch"] else 0, len(batches)):
+            if bi % dist.world_size != dist.rank:
+                continue
+            batch = {k: v.to(device) for k, v in collate(batches[bi]).items()}
+            for g in opt.param_groups:
+                g["lr"] = lr_at(state["step"], total_steps, config)
+            amp_ctx = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()
+            with amp_ctx:
+                nll = ddp_model(batch)  # (B,) total NLL per tile
+            n_nodes = batch["n"].sum()
+            loss = nll.sum() / n_nodes
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            state["step"] += 1
+            state["epoch"], state["batch"] = epoch, bi + dist.world_size
+            nodes_seen += int(n_nodes)
+            rate = nodes_seen / max(time.perf_counter() - t0, 1e-9)
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, nll=f"{loss.item():.3f}", nodes_s=f"{rate:.0f}")
+            if distributed.is_main(dist):
+                _append_log(log_path, {"step": state["step"], "epoch": epoch, "nll": loss.item(), "grad_norm": gnorm.item(), "lr": opt.param_groups[0]["lr"]})
+                if state["step"] % config.checkpoint_every == 0:
+                    save_checkpoint(out, model, opt, state)
+        state["epoch"], state["batch"] = epoch + 1, 0
+        if distributed.is_main(dist):
+            record = _end_of_epoch(model, data, device, config, epoch, state)
+            _append_log(log_path, record)
+            bar.write(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k != "kind"))
+    bar.close()
+    if distributed.is_main(dist):
+        save_checkpoint(out, model, opt, state)
+        final_val = evaluate_nll(model, data, "val", device)
+        save_model(out, model, run_meta | {"status": "complete", "final_val_nll": final_val, "steps": state["step"]})
+        _plot_curves(log_path, out / "curves.png")
+    distributed.teardown(dist)
+    return out
+
+
+def _end_of_epoch(model: LayoutModel, data: Dataset, device: torch.device, config: TrainConfig, epoch: int, state: dict) -> dict:
+    val = evaluate_nll(model, data, "val", device)
+    record = {"kind": "epoch", "step": state["step"], "epoch": epoch, "val_nll": val}
+    if config.realism_samples > 0:
+        from training.realism import quick_realism
+
+        record |= quick_realism(model, data, config.realism_samples, seed=epoch, device=device)
+    model.train()
+    return record
+
+
+def _plot_curves(log_path: Path, png: Path) -> None:
+    """Training and validation NLL against step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line]
+    steps = [r for r in recs if "nll" in r]
+    epochs = [r for r in recs if r.get("kind") == "epoch" and r.get("val_nll") is not None]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["step"] for r in steps], [r["nll"] for r in steps], lw=0.6, alpha=0.6, label="train (batch)")
+    if epochs:
+        ax.plot([r["step"] for r in epochs], [r["val_nll"] for r in epochs], "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("NLL (nats per node)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    with atomic.atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+__all__ = ["CONFIG", "TrainConfig", "evaluate_nll", "lr_at", "train"]
