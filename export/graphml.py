@@ -1,0 +1,146 @@
+"""GraphML export for osmnx: a simplified, unprojected MultiDiGraph as osmnx builds them.
+
+``osmnx.load_graphml(path)`` reads the file back, with no extra arguments, as a
+:class:`networkx.MultiDiGraph` that osmnx's own functions (``basic_stats``, ``shortest_path``,
+``plot_graph``, ``graph_to_gdfs``, ``project_graph``) use unchanged:
+
+- graph: ``crs`` = ``"EPSG:4326"``, ``simplified`` = True, ``created_with``, and ``citygen``: the
+  export metadata as a JSON string;
+- nodes: keyed by layout node id; ``x`` = longitude, ``y`` = latitude (degrees),
+  ``street_count`` (int), ``border`` ("True"/"False" after loading, as osmnx leaves unknown
+  attributes as strings). Only junctions are nodes (see :mod:`export.streets`);
+- edges: every street segment twice, ``u -> v`` with ``reversed`` False and ``v -> u`` with
+  ``reversed`` True, each with ``osmid`` (segment index), ``highway``, ``length`` (metres),
+  ``oneway`` False, ``name`` "" and its ``geometry`` (a LineString in the edge's direction).
+
+The file is written with ``osmnx.save_graphml``; coordinates keep full double precision.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import osmnx as ox
+import shapely
+
+from citygen import atomic
+from citygen._version import __version__
+from export.geo import resolve_placement
+from export.streets import Junction, Street, StreetNetwork, street_network
+
+
+def to_osmnx(net: StreetNetwork) -> nx.MultiDiGraph:
+    """Build the osmnx-style MultiDiGraph of a placed street network.
+
+    Parameters
+    ----------
+    net
+        Placed street segments and junctions (see :func:`export.streets.street_network`).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Both directions of every segment; lon/lat coordinates, ``crs`` EPSG:4326.
+    """
+    G = nx.MultiDiGraph(
+        crs="EPSG:4326",
+        simplified=True,
+        created_with=f"citygen {__version__}",
+        citygen=json.dumps(net.metadata, sort_keys=True, default=str),
+    )
+    for j in net.junctions:
+        G.add_node(j.id, y=j.lat, x=j.lon, street_count=j.degree, border=j.border)
+    for s in net.streets:
+        line = shapely.LineString(s.coords)
+        common = {"osmid": s.id, "highway": s.highway, "oneway": False, "name": ""}
+        G.add_edge(s.u, s.v, **common, reversed=False, length=s.length_m, geometry=line)
+        G.add_edge(s.v, s.u, **common, reversed=True, length=s.length_m, geometry=line.reverse())
+    return G
+
+
+def _as_bool(value: Any) -> bool:
+    return value is True or str(value) == "True"
+
+
+def _street(u: int, v: int, data: dict[str, Any], G: nx.MultiDiGraph) -> Street:
+    geom = data.get("geometry")
+    if geom is not None:
+        coords = tuple((float(x), float(y)) for x, y in shapely.get_coordinates(geom))
+    else:
+        coords = tuple((float(G.nodes[n]["x"]), float(G.nodes[n]["y"])) for n in (u, v))
+    return Street(
+        int(data["osmid"]), int(u), int(v), str(data["highway"]), float(data["length"]), coords
+    )
+
+
+def from_osmnx(G: nx.MultiDiGraph) -> StreetNetwork:
+    """Read a street network back from a graph :func:`to_osmnx` built (or osmnx loaded).
+
+    Parameters
+    ----------
+    G
+        A MultiDiGraph as written by :func:`write_graphml` and read by ``osmnx.load_graphml``.
+
+    Returns
+    -------
+    StreetNetwork
+        The same segments (one per ``reversed`` False edge, in ``osmid`` order), junctions
+        and metadata that were exported.
+    """
+    streets = sorted(
+        (_street(u, v, d, G) for u, v, d in G.edges(data=True) if not _as_bool(d["reversed"])),
+        key=lambda s: s.id,
+    )
+    junctions = tuple(
+        Junction(
+            int(n),
+            float(d["x"]),
+            float(d["y"]),
+            int(d["street_count"]),
+            _as_bool(d.get("border", False)),
+        )
+        for n, d in sorted(G.nodes(data=True))
+    )
+    meta = G.graph.get("citygen", "{}")
+    metadata = json.loads(meta) if isinstance(meta, str) else dict(meta)
+    return StreetNetwork(tuple(streets), junctions, metadata)
+
+
+def write_graphml_network(net: StreetNetwork, path: str | Path) -> Path:
+    """Write a placed street network as osmnx GraphML to ``path`` atomically."""
+    G = to_osmnx(net)
+    with atomic.atomic_path(path) as tmp:
+        ox.save_graphml(G, tmp)
+    return Path(path)
+
+
+def write_graphml(
+    G: nx.Graph,
+    path: str | Path,
+    center: tuple[float, float] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write one layout as GraphML that ``osmnx.load_graphml`` reads.
+
+    Parameters
+    ----------
+    G
+        A layout graph (see :mod:`citygen.layout`).
+    path
+        Output file (its directory must exist), conventionally ``*.graphml``.
+    center
+        ``(latitude, longitude)`` of the tile's centre in degrees; None places the layout at
+        its real place if it has one, else at :data:`export.geo.DEFAULT_CENTER`.
+    metadata
+        Stored as JSON in the graph attribute ``citygen``.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    net = street_network(G, resolve_placement(G, center), metadata)
+    return write_graphml_network(net, path)
