@@ -156,7 +156,39 @@ def _edge_polylines(G: nx.MultiDiGraph) -> tuple[list[tuple[int, int]], list[sha
     return pairs, lines, classes
 
 
-def straighten(G: nx.MultiDiGraph, bend_tolerance: float) -> RegionGraph:
+def _merge_coincident(
+    xy: np.ndarray, edge_set: dict[tuple[int, int], int], radius: float
+) -> dict[tuple[int, int], int]:
+    """Merge nodes closer than ``radius`` metres (union-find over KD-tree pairs).
+
+    The same street can reach us twice (both directions of a loop, a way drawn out and back
+    over itself, duplicated OSM ways): its bend nodes then coincide. Merging them draws each
+    street once; edges that become loops are dropped, duplicates keep the higher class.
+    """
+    from scipy.spatial import cKDTree
+
+    root = np.arange(xy.shape[0])
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for a, b in sorted(cKDTree(xy).query_pairs(radius)):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+    merged: dict[tuple[int, int], int] = {}
+    for (a, b), cls in edge_set.items():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            key = (min(ra, rb), max(ra, rb))
+            merged[key] = min(cls, merged.get(key, cls))
+    return merged
+
+
+def straighten(G: nx.MultiDiGraph, bend_tolerance: float, merge_distance: float = 0.5) -> RegionGraph:
     """Draw a projected, consolidated graph with straight edges through bend nodes.
 
     Parameters
@@ -165,11 +197,13 @@ def straighten(G: nx.MultiDiGraph, bend_tolerance: float) -> RegionGraph:
         Projected osmnx graph (metres), as returned by :func:`consolidated`.
     bend_tolerance
         Douglas-Peucker tolerance in metres: bends nearer than this to the chord are dropped.
+    merge_distance
+        Nodes closer than this (metres) are one node, so no street is drawn twice.
 
     Returns
     -------
     RegionGraph
-        Straight-edge region graph; parallel straight duplicates and zero-length edges dropped.
+        Straight-edge region graph; duplicate streets, loops and zero-length edges dropped.
     """
     ids = sorted(G.nodes)
     index = {n: i for i, n in enumerate(ids)}
@@ -193,12 +227,10 @@ def straighten(G: nx.MultiDiGraph, bend_tolerance: float) -> RegionGraph:
             if a != b:
                 edge_set[key] = min(cls, edge_set.get(key, cls))
     all_xy = np.concatenate(xy, axis=0)
+    edge_set = _merge_coincident(all_xy, edge_set, merge_distance)
     keys = sorted(edge_set)
     edges = np.array(keys, dtype=np.int64).reshape(-1, 2)
-    d = all_xy[edges[:, 0]] - all_xy[edges[:, 1]]
-    ok = np.hypot(d[:, 0], d[:, 1]) > 1e-6
-    edges = edges[ok]
-    cls_arr = np.array([edge_set[k] for k in keys], dtype=np.int8)[ok]
+    cls_arr = np.array([edge_set[k] for k in keys], dtype=np.int8)
     used = np.unique(edges)
     remap = np.full(n_total, -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
