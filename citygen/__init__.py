@@ -1,5 +1,10 @@
 """citygen: learn how real cities lay out their streets and generate new road networks.
 
+>>> import citygen
+>>> model = citygen.load_model()                 # the default model, offline  # doctest: +SKIP
+>>> layouts = citygen.sample(model, 4, seed=0)   # layout graphs in metres     # doctest: +SKIP
+>>> citygen.log_likelihood(model, layouts[0])    # exact, in nats             # doctest: +SKIP
+
 The public API is imported lazily so that ``import citygen`` (and the CLI's ``--help``) stays
 fast: torch is loaded only when a model function is first used.
 """
@@ -10,7 +15,16 @@ from typing import Any
 
 from citygen._version import __version__
 
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "load_model": "citygen.checkpoint",
+    "save_model": "citygen.checkpoint",
+    "sample": "citygen.sample",
+    "SampleConfig": "citygen.sample",
+    "log_likelihood": "citygen.likelihood",
+    "generate": "citygen.generate",
+    "LayoutModel": "citygen.model",
+    "ModelConfig": "citygen.model",
+}
 
 __all__ = ["__version__", *_LAZY]
 

@@ -30,6 +30,21 @@ def _gather_nodes(x: Tensor, idx: Tensor) -> Tensor:
     return x[b, idx.clamp(min=0)]
 
 
+def window_view(x: Tensor, M: int) -> Tensor:
+    """Sliding candidate window: ``x (B, N, ...)`` -> ``(B, N + 1, M, ...)`` with
+    ``out[:, t, k] = x[:, t - 1 - k]`` (zeros before the first node).
+
+    A padded ``unfold`` view: the same values as gathering ``x`` at ``t - 1 - k``, but its
+    backward pass is a cheap fold instead of a serial scatter.
+    """
+    B, N = x.shape[:2]
+    pad = torch.zeros(B, M, *x.shape[2:], dtype=x.dtype, device=x.device)
+    padded = torch.cat([pad, x], dim=1)  # (B, M + N, ...)
+    win = padded.unfold(1, M, 1)  # (B, N + 1, ..., M): padded[t .. t + M - 1]
+    win = win.movedim(-1, 2).flip(2)  # (B, N + 1, M, ...): k -> padded[t + M - 1 - k]
+    return win
+
+
 def _pick(logp: Tensor, target: Tensor) -> Tensor:
     """``-logp`` at integer targets (last axis), 0 where the target is negative."""
     out = -logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
@@ -55,48 +70,62 @@ def type_mask(all_border_before: Tensor, any_ptr: Tensor) -> Tensor:
     return torch.stack([all_border_before, any_ptr, ones, ones], dim=-1)
 
 
+def _scatter(sel: Tensor, values: Tensor) -> Tensor:
+    """Values of the selected steps back into a ``(B, T)`` tensor (zeros elsewhere)."""
+    out = torch.zeros(sel.shape, dtype=values.dtype, device=values.device)
+    return out.masked_scatter(sel, values)
+
+
 def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     """Per-step NLL terms ``(B, N + 1)`` in nats, by decision kind, zero where not applicable.
 
     Keys: ``type``, ``border``, ``pointer``, ``position``, ``root``, ``edges``, ``classes``.
-    Their sum over kinds and steps is the exact NLL of each tile.
+    Their sum over kinds and steps is the exact NLL of each tile. Each head runs only on the
+    steps it decides (border steps, child steps, ...), never on padding.
     """
-    cfg, bn = model.config, model.config.binning
+    bn = model.config.binning
     h = backbone_states(model, batch)  # (B, T, d), T = N + 1
     types = batch["types"]
     nodes = h[:, 1:]  # (B, N, d): output after reading node j
+    M = batch["w_j"].shape[-1]
     ptr_ok = batch["w_ptr_ok"]
     tmask = type_mask(batch["all_border_before"], ptr_ok.any(-1))
     tlog = F.log_softmax(model.head_type(h).masked_fill(~tmask, NEG), -1)
     out = {"type": _pick(tlog, types) * batch["step_mask"]}
     # border nodes: perimeter bin at or after the previous border node's bin
-    plog = model.head_perim(h)
-    bins = torch.arange(bn.perimeter_bins, device=h.device)
-    plog = F.log_softmax(plog.masked_fill(bins < batch["prev_border_bin"].unsqueeze(-1), NEG), -1)
     is_b = types == BORDER
-    out["border"] = torch.where(is_b, _pick(plog, batch["perim_bin"]) + math.log(4.0 / bn.perimeter_bins), 0.0)
+    plog = model.head_perim(h[is_b])
+    bins = torch.arange(bn.perimeter_bins, device=h.device)
+    plog = F.log_softmax(plog.masked_fill(bins < batch["prev_border_bin"][is_b].unsqueeze(-1), NEG), -1)
+    out["border"] = _scatter(is_b, _pick(plog, batch["perim_bin"][is_b]) + math.log(4.0 / bn.perimeter_bins))
     # children: parent pointer, then position relative to the parent
-    kp = _gather_nodes(model.ptr_k(nodes), batch["w_j"])  # (B, T, M, dp)
-    plogits = model.pointer_logits(h, kp, batch["w_last"], batch["w_deg"]).masked_fill(~ptr_ok, NEG)
     is_c = types == CHILD
-    out["pointer"] = torch.where(is_c, _pick(F.log_softmax(plogits, -1), batch["ptr_k"]), 0.0)
-    key_p = _gather_nodes(nodes, batch["parent"])
-    ctx = model.parent_context(h, key_p, batch["pos_parent"], batch["ref_parent"], batch["sectors"])
-    out["position"] = torch.where(is_c, _position_nll(model, ctx, batch), 0.0)
+    kp = window_view(model.ptr_k(nodes), M)[is_c]  # (R, M, dp)
+    plogits = model.pointer_logits(h[is_c], kp, batch["w_last"][is_c], batch["w_deg"][is_c])
+    plogits = plogits.masked_fill(~ptr_ok[is_c], NEG)
+    out["pointer"] = _scatter(is_c, _pick(F.log_softmax(plogits, -1), batch["ptr_k"][is_c]))
+    key_p = _gather_nodes(nodes, batch["parent"])[is_c]
+    ctx = model.parent_context(
+        h[is_c], key_p, batch["pos_parent"][is_c], batch["ref_parent"][is_c], batch["sectors"][is_c]
+    )
+    sub = {k: batch[k][is_c] for k in ("angle_bin", "dist_bin", "log_r", "xy_bin")}
+    out["position"] = _scatter(is_c, _position_nll(model, ctx, sub))
     is_r = types == ROOT
-    rlog = F.log_softmax(model.head_root(h), -1)
-    out["root"] = torch.where(is_r, _pick(rlog, batch["root_bin"]) + 2 * math.log(1.0 / bn.root_grid), 0.0)
-    # edges to window candidates, and road classes
-    ke = _gather_nodes(model.edge_k(nodes), batch["w_j"])
-    rel = _gather_nodes(batch["pos"], batch["w_j"]) - batch["pos_step"].unsqueeze(-2)
-    el = model.edge_logits(h, batch["pos_step"], ke, rel, batch["w_is_parent"], batch["w_deg"])
-    cand = batch["w_cand"]
-    bce = F.binary_cross_entropy_with_logits(el[..., 0], batch["w_tgt"], reduction="none")
-    out["edges"] = (bce * cand).sum(-1)
+    rlog = F.log_softmax(model.head_root(h[is_r]), -1)
+    out["root"] = _scatter(is_r, _pick(rlog, batch["root_bin"][is_r]) + 2 * math.log(1.0 / bn.root_grid))
+    # edges to window candidates, and road classes (border and child steps)
+    is_e = is_b | is_c
+    ke = window_view(model.edge_k(nodes), M)[is_e]
+    rel = (window_view(batch["pos"], M) - batch["pos_step"].unsqueeze(-2))[is_e]
+    is_par = batch["w_is_parent"][is_e] & is_c[is_e].unsqueeze(-1)
+    el = model.edge_logits(h[is_e], batch["pos_step"][is_e], ke, rel, is_par, batch["w_deg"][is_e])
+    cand = batch["w_cand"][is_e]
+    bce = F.binary_cross_entropy_with_logits(el[..., 0], batch["w_tgt"][is_e], reduction="none")
+    out["edges"] = _scatter(is_e, (bce * cand).sum(-1))
     clog = F.log_softmax(el[..., 1:], -1)
-    cls_t = torch.where(cand, batch["w_cls"], -1)
-    cls_t = torch.where(batch["w_is_parent"] & is_c.unsqueeze(-1), batch["parent_class"].unsqueeze(-1), cls_t)
-    out["classes"] = _pick(clog, cls_t).sum(-1)
+    cls_t = torch.where(cand, batch["w_cls"][is_e], -1)
+    cls_t = torch.where(is_par, batch["parent_class"][is_e].unsqueeze(-1), cls_t)
+    out["classes"] = _scatter(is_e, _pick(clog, cls_t).sum(-1))
     return out
 
 

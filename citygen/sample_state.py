@@ -201,25 +201,39 @@ class SampleState:
         return torch.atan2(d[..., 1], d[..., 0]), valid
 
     def _place_child(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        model, bn = self.model, self.model.config.binning
+        """Draw a parent, then a position next to it; a parent with no room is masked and
+        another one drawn (up to ``max_tries`` parents)."""
         j = t - 1 - torch.arange(self.M, device=self.dev)
         valid, jc = j >= 0, j.clamp(min=0)
         last = self.last_parent[rows]
         ptr_mask = valid[None] & (jc[None] >= last[:, None])
-        logits = model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], self.deg[rows][:, jc])
-        k = categorical(logits, ptr_mask, self.gen, self.T)
-        p = (t - 1 - k).clamp(min=0)
+        logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], self.deg[rows][:, jc])
+        pt = torch.zeros(len(rows), 2, device=self.dev)
+        parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
+        ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
+        for _ in range(self.cfg.max_tries):
+            todo = torch.nonzero(~ok & ptr_mask.any(-1)).squeeze(-1)
+            if todo.numel() == 0:
+                break
+            k = categorical(logits[todo], ptr_mask[todo], self.gen, self.T)
+            p = t - 1 - k
+            got, good = self._child_at(rows[todo], p, h[rows[todo]], t)
+            pt[todo], parent[todo], ok[todo] = got, p, good
+            ptr_mask[todo[~good], k[~good]] = False
+        return pt, parent, ok
+
+    def _child_at(self, rows: Tensor, p: Tensor, h: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        """Position of a child of ``p`` (per row), and whether one was found."""
+        model = self.model
         ref, pos_p = self.ref[rows, p], self.pos[rows, p]
         dirs, dvalid = self._nbr_dirs(rows, p)
         rel = torch.remainder(dirs - ref[:, None], 2 * math.pi)
         sectors = F.one_hot((rel / (2 * math.pi) * N_SECTORS).long().clamp(0, N_SECTORS - 1), N_SECTORS)
         sectors = (sectors * dvalid.unsqueeze(-1)).sum(-2).float()
-        ctx = model.parent_context(h[rows], self.h_nodes[rows, p], pos_p, ref, sectors)
+        ctx = model.parent_context(h, self.h_nodes[rows, p], pos_p, ref, sectors)
         if model.config.position == "relative":
-            pt, ok = self._polar_position(rows, p, ctx, ref, dirs, dvalid, t)
-        else:
-            pt, ok = self._absolute_position(rows, p, ctx, t)
-        return pt, p, ok & (k >= 0)
+            return self._polar_position(rows, p, ctx, ref, dirs, dvalid, t)
+        return self._absolute_position(rows, p, ctx, t)
 
     def _polar_position(self, rows, p, ctx, ref, dirs, dvalid, t):  # noqa: ANN001, ANN202
         bn = self.model.config.binning

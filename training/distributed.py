@@ -67,3 +67,21 @@ def teardown(info: DistInfo) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def weight_checksums(model: nn.Module, info: DistInfo) -> list[str]:
+    """SHA-256 of every rank's weights (on every rank), to show they stayed identical."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    mine = h.hexdigest()
+    if info.world_size <= 1:
+        return [mine]
+    import torch.distributed as dist
+
+    out: list[str | None] = [None] * info.world_size
+    dist.all_gather_object(out, mine)
+    return [str(x) for x in out]

@@ -177,7 +177,7 @@ def train(
     model_config.tile_size = data.tile_size
     torch.manual_seed(config.seed)
     model = LayoutModel(model_config).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     stream = TrainingStream(
         data,
         model_config.binning,
@@ -186,7 +186,7 @@ def train(
         config.seed,
     )
     per_epoch = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size)
-    total_steps = per_epoch * config.epochs
+    total_steps = max(1, per_epoch // dist.world_size) * config.epochs
     state = {"step": 0, "epoch": 0, "batch": 0, "best_val": None}
     log_path = out / "log.jsonl"
     run_meta = {
@@ -198,7 +198,8 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
     if start_ckpt is not None:
         state = load_checkpoint(start_ckpt, model, opt)
-        _truncate_log(log_path, state["step"]) if distributed.is_main(dist) else None
+        if distributed.is_main(dist):
+            _truncate_log(log_path, state["step"])
         log.info("resuming from %s (step %d)", start_ckpt, state["step"])
     elif distributed.is_main(dist):
         save_model(out, model, run_meta | {"status": "training"})
@@ -209,8 +210,9 @@ def train(
     model.train()
     for epoch in range(state["epoch"], config.epochs):
         batches = stream.epoch(epoch)
+        usable = len(batches) - len(batches) % dist.world_size  # every rank steps together
         t0, nodes_seen = time.perf_counter(), 0
-        for bi in range(state["batch"] if epoch == state["epoch"] else 0, len(batches)):
+        for bi in range(state["batch"] if epoch == state["epoch"] else 0, usable):
             if bi % dist.world_size != dist.rank:
                 continue
             batch = {k: v.to(device) for k, v in collate(batches[bi]).items()}
@@ -241,10 +243,12 @@ def train(
             _append_log(log_path, record)
             bar.write(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k != "kind"))
     bar.close()
+    checksums = distributed.weight_checksums(model, dist)
     if distributed.is_main(dist):
         save_checkpoint(out, model, opt, state)
         final_val = evaluate_nll(model, data, "val", device)
-        save_model(out, model, run_meta | {"status": "complete", "final_val_nll": final_val, "steps": state["step"]})
+        done = {"status": "complete", "final_val_nll": final_val, "steps": state["step"], "world_size": dist.world_size, "rank_checksums": checksums}
+        save_model(out, model, run_meta | done)
         _plot_curves(log_path, out / "curves.png")
     distributed.teardown(dist)
     return out
