@@ -22,6 +22,7 @@ with finished neighbour tiles) and samples the rest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -130,12 +131,22 @@ def sample(
     return out
 
 
-def run_steps(state: SampleState) -> None:
-    """Advance a batch of tiles step by step until every tile has ended."""
+def run_steps(state: SampleState, every: int = 0, callback: Callable[[SampleState, int], None] | None = None) -> None:
+    """Advance a batch of tiles step by step until every tile has ended.
+
+    Parameters
+    ----------
+    state
+        The batch being sampled.
+    every, callback
+        If given, ``callback(state, t)`` runs after every ``every`` steps; it may read the
+        partial layouts (:meth:`SampleState.layouts`) and resample the batch
+        (:meth:`SampleState.reindex`), as sequential Monte Carlo does.
+    """
     model = state.model
-    token = model.bos.expand(state.B, -1)
+    state.token = model.bos.expand(state.B, -1)
     for t in range(state.N):
-        h = model.backbone(token.unsqueeze(1), state.cache, start=t).squeeze(1)
+        h = model.backbone(state.token.unsqueeze(1), state.cache, start=t).squeeze(1)
         state.record_output(t, h)
         ty = state.choose_type(t, h)
         pos, parent = state.place(t, h, ty)
@@ -143,7 +154,9 @@ def run_steps(state: SampleState) -> None:
         if bool((ty == END).all()):
             state.done |= True
             break
-        token = state.commit(t, h, ty, pos, parent)
+        state.token = state.commit(t, h, ty, pos, parent)
+        if callback is not None and every > 0 and (t + 1) % every == 0:
+            callback(state, t + 1)
 
 
 __all__ = ["BORDER", "CHILD", "END", "ROOT", "SampleConfig", "categorical", "run_steps", "sample"]

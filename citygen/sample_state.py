@@ -81,6 +81,19 @@ class SampleState:
         P = c.binning.perimeter_bins
         self.perim_centres = _perimeter_xy((torch.arange(P, **kw) + 0.5) * 4.0 / P)
 
+    def reindex(self, index: Tensor) -> None:
+        """Replace the batch by rows ``index`` of it (resampling particles); ``index (B,)``."""
+        index = index.to(self.dev)
+        for name, value in list(vars(self).items()):
+            if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == self.B and name != "perim_centres":
+                setattr(self, name, value[index].clone())
+        if self.model.config.backbone == "transformer":
+            for layer in self.cache:
+                for key in list(layer):
+                    layer[key] = layer[key][index].clone()
+        else:
+            self.cache[:] = [h[:, index].clone() for h in self.cache]
+
     # ------------------------------------------------------------------------ prefixes
     def _init_prefix(self, prefixes: list[Sequence | None]) -> None:
         L = max([0] + [p.n_nodes for p in prefixes if p is not None])

@@ -37,13 +37,16 @@ class StreamConfig:
     max_nodes
         Tiles and windows with more nodes are skipped (bounds memory).
     batch_size
-        Tiles per batch.
+        Most tiles per batch.
+    max_batch_nodes
+        Most node steps per batch (bounds memory: big tiles go in smaller batches).
     """
 
     windows_per_epoch: int = -1
     min_nodes: int = 8
     max_nodes: int = 600
     batch_size: int = 16
+    max_batch_nodes: int = 2048
 
 
 class TrainingStream:
@@ -103,12 +106,26 @@ class TrainingStream:
             if w is not None:
                 items.append(w)
         order = rng.permutation(len(items))
-        bs = self.config.batch_size
-        # sort chunks of 8 batches by length to reduce padding, then shuffle the batches
-        chunk = 8 * bs
-        batches = []
+        # sort chunks by length to reduce padding, cut batches by tile count and node budget,
+        # then shuffle the batches
+        chunk = 8 * self.config.batch_size
+        batches: list[list[dict[str, np.ndarray]]] = []
         for start in range(0, len(order), chunk):
             part = sorted(order[start : start + chunk], key=lambda i: int(items[i]["n"]))
-            batches += [[items[i] for i in part[k : k + bs]] for k in range(0, len(part), bs)]
+            batches += self._cut(part, items)
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def _cut(self, part: list[int], items: list[dict[str, np.ndarray]]) -> list[list[dict[str, np.ndarray]]]:
+        """Consecutive batches of length-sorted items within the tile and node budgets."""
+        out, cur, longest = [], [], 0
+        for i in part:
+            n = int(items[i]["n"]) + 1
+            too_many = len(cur) >= self.config.batch_size
+            if cur and (too_many or max(longest, n) * (len(cur) + 1) > self.config.max_batch_nodes):
+                out.append(cur)
+                cur, longest = [], 0
+            cur.append(items[i])
+            longest = max(longest, n)
+        if cur:
+            out.append(cur)
+        return out

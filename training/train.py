@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from citygen import atomic
+from citygen._memory import release_free_memory
 from citygen.batch import collate
 from citygen.checkpoint import CONFIG, save_model
 from citygen.errors import CheckpointError, UsageError
@@ -29,6 +30,8 @@ from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpo
 from training.data import StreamConfig, TrainingStream
 
 log = logging.getLogger(__name__)
+
+TRIM_EVERY = 8  # steps between returning freed heap memory to the system (see citygen._memory)
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
-    """Learning rate at a step: linear warm-up, then cosine decay to 10 %."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    frac = min(1.0, (step - cfg.warmup) / max(1, total - cfg.warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+def lr_at(step: int, progress: float, cfg: TrainConfig) -> float:
+    """Learning rate: linear warm-up over the first steps, then a cosine decay to 10 % over
+    the training progress (epochs done, as a fraction of all epochs)."""
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup > 0 else 1.0
+    frac = min(1.0, max(0.0, progress))
+    return warm * cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
 
 
 @torch.no_grad()
@@ -185,8 +188,7 @@ def train(
         StreamConfig(windows_per_epoch=config.windows_per_epoch, batch_size=config.batch_size),
         config.seed,
     )
-    per_epoch = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size)
-    total_steps = max(1, per_epoch // dist.world_size) * config.epochs
+    est_steps = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size) * config.epochs
     state = {"step": 0, "epoch": 0, "batch": 0, "best_val": None}
     log_path = out / "log.jsonl"
     run_meta = {
@@ -206,7 +208,7 @@ def train(
         log_path.unlink(missing_ok=True)
     ddp_model = distributed.wrap(model, dist)
     use_amp = config.amp and device.type == "cuda"
-    bar = tqdm(total=total_steps, initial=state["step"], disable=not progress or not distributed.is_main(dist), unit="step")
+    bar = tqdm(total=est_steps // dist.world_size, initial=state["step"], disable=not progress or not distributed.is_main(dist), unit="step")
     model.train()
     for epoch in range(state["epoch"], config.epochs):
         batches = stream.epoch(epoch)
@@ -217,7 +219,7 @@ def train(
                 continue
             batch = {k: v.to(device) for k, v in collate(batches[bi]).items()}
             for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], total_steps, config)
+                g["lr"] = lr_at(state["step"], (epoch + bi / max(usable, 1)) / config.epochs, config)
             amp_ctx = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()
             with amp_ctx:
                 nll = ddp_model(batch)  # (B,) total NLL per tile
@@ -228,6 +230,8 @@ def train(
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
             state["step"] += 1
+            if state["step"] % TRIM_EVERY == 0:
+                release_free_memory()
             state["epoch"], state["batch"] = epoch, bi + dist.world_size
             nodes_seen += int(n_nodes)
             rate = nodes_seen / max(time.perf_counter() - t0, 1e-9)

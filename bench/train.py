@@ -1,0 +1,44 @@
+"""Benchmark: training the default model on the shared OSM corpus, whole process.
+
+Targets (issue 4): under 15 minutes on 2 CPU cores, peak memory under 4 GB. Prepares the corpus
+with ``citygen prepare`` first if no data set is given (not timed).
+
+    python bench/train.py [--data DATA_DIR] [--epochs 30] [--out RUN_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from _util import citygen_cmd, run_timed, save
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help="a prepared data set (default: prepare ../shared/data/osm)")
+    ap.add_argument("--epochs", default="30")
+    ap.add_argument("--out", help="run directory (default: a temporary one)")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    data = args.data or str(Path(tmp.name) / "corpus")
+    if not args.data:
+        run_timed(citygen_cmd("prepare", "--osm", str(CORPUS), "--out", data, "--no-progress"))
+    out = args.out or str(Path(tmp.name) / "run")
+    wall, peak_gb, _ = run_timed(citygen_cmd("train", "--data", data, "--out", out, "--epochs", args.epochs,
+                                             "--device", "cpu", "--no-progress"))
+    cfg = json.loads((Path(out) / "config.json").read_text())
+    print(f"citygen train --epochs {args.epochs} (2 CPU cores): {wall / 60:.1f} min, peak RSS {peak_gb:.2f} GB, "
+          f"{cfg['steps']} steps, final validation NLL {cfg['final_val_nll']:.3f} nats/node")
+    path = save("train", {"epochs": int(args.epochs), "wall_min": round(wall / 60, 2), "peak_rss_gb": round(peak_gb, 3),
+                          "steps": cfg["steps"], "final_val_nll": cfg["final_val_nll"],
+                          "targets": {"wall_min": 15, "peak_rss_gb": 4}})
+    print(f"recorded in {path}")
+
+
+if __name__ == "__main__":
+    main()
