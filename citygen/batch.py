@@ -28,6 +28,20 @@ def degree_before(n: int, edges: np.ndarray) -> np.ndarray:
     return np.cumsum(inc, axis=0, dtype=np.int32)
 
 
+def step_state(
+    loose_border: np.ndarray, loose: np.ndarray, queue: np.ndarray, t: np.ndarray, perimeter_left: np.ndarray
+) -> np.ndarray:
+    """Summary of the graph so far, given to every head at step ``t`` (same in sampling).
+
+    ``loose_border``: border nodes without a street yet; ``loose``: nodes without a street;
+    ``queue``: nodes after the current BFS parent (those still to expand); ``t``: the step;
+    ``perimeter_left``: ``4 - s`` of the last border node while only border nodes exist, else
+    0. Returns ``(..., N_STATE)`` float32 features (``log1p`` of the counts).
+    """
+    counts = np.stack([loose_border, loose, np.maximum(queue, 0), t], axis=-1).astype(np.float32)
+    return np.concatenate([np.log1p(counts), np.asarray(perimeter_left, np.float32)[..., None]], axis=-1)
+
+
 def sector_histogram(
     p: int, t: int, pos: np.ndarray, ref: float, nbrs: list[list[int]]
 ) -> np.ndarray:
@@ -62,7 +76,8 @@ def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
     types = e.types
     parent = np.append(e.parent, -1)
     last_parent = np.maximum.accumulate(np.concatenate([[-1], e.parent]))[: n + 1]
-    deg = degree_before(n, e.edges)[t_idx, jc] if n else np.zeros((1, M), np.int32)
+    deg_full = degree_before(n, e.edges)
+    deg = deg_full[t_idx, jc] if n else np.zeros((1, M), np.int32)
     is_border_node = np.append(types[:n] == BORDER, False)
     step_border = types == BORDER
     step_child = types == CHILD
@@ -89,11 +104,23 @@ def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
     for t in np.flatnonzero(step_child):
         p = int(parent[t])
         sectors[t] = sector_histogram(p, int(t), e.pos, float(e.ref_angle[p]), nbrs)
-    prev_border_bin = np.concatenate([[-1], np.where(types[:n] == BORDER, e.perim_bin, -1)])
     rel_msg = np.zeros((e.edges.shape[0], 2))
     if e.edges.shape[0]:
         rel_msg = e.pos[e.edges[:, 1]] - e.pos[e.edges[:, 0]]
+    border_nodes = types[:n] == BORDER
+    before = np.arange(n)[None, :] < t_idx  # (n + 1, n): node j exists before step t
+    loose = (deg_full == 0) & before
+    all_border_before = np.concatenate([[True], np.cumprod(types[:n] == BORDER).astype(bool)])
+    s_last = np.concatenate([[0.0], np.cumsum(np.where(border_nodes, e.gap, 0.0))])  # s of last border
+    state = step_state(
+        (loose & border_nodes[None, :]).sum(1),
+        loose.sum(1),
+        t_idx[:, 0] - 1 - last_parent,
+        t_idx[:, 0],
+        np.where(all_border_before, 4.0 - s_last, 0.0),
+    )
     return {
+        "state": state,
         "pos": e.pos.astype(np.float32),
         "node_type": types[:n],
         "rel": e.rel.astype(np.float32),
@@ -101,9 +128,10 @@ def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
         "edge_c": e.classes,
         "edge_rel": rel_msg.astype(np.float32),
         "types": types,
-        "all_border_before": np.concatenate([[True], np.cumprod(types[:n] == BORDER).astype(bool)]),
-        "prev_border_bin": prev_border_bin,
-        "perim_bin": np.append(e.perim_bin, 0),
+        "all_border_before": all_border_before,
+        "gap": np.append(e.gap, 0.0).astype(np.float32),
+        "remaining": np.append(e.remaining, 4.0).astype(np.float32),
+        "gap_bin": np.append(e.gap_bin, 0),
         "parent": parent,
         "ptr_k": np.where(in_window, ptr_k, -1),
         "angle_bin": np.append(e.angle_bin, 0),

@@ -5,8 +5,9 @@ The model factorises a tile as a chain of decisions per node step ``t`` (and a f
 1. the step *type*: ``BORDER`` (border nodes come first), ``CHILD`` (an interior node whose
    BFS parent is an earlier node), ``ROOT`` (an interior node with no earlier neighbour: the
    start of a component) or ``END``;
-2. its *position*: a border node by its perimeter coordinate ``s`` in ``[0, 4)`` (bins, never
-   before the previous border node); a child by the pointer to its parent, then the angle of
+2. its *position*: a border node by its gap ``s - s_prev`` along the perimeter after the
+   previous border node (perimeter coordinate ``s`` in ``[0, 4)``, ``s_prev = 0`` for the
+   first; log-spaced bins, truncated where the perimeter ends); a child by the pointer to its parent, then the angle of
    ``pos - parent`` relative to the parent's reference direction (the street that led to the
    parent, or the inward normal for a border parent) and the log-distance; a root by its
    absolute position on a coarse grid. (``position="absolute"`` replaces angle/distance by
@@ -40,8 +41,9 @@ class Binning:
 
     Attributes
     ----------
-    perimeter_bins
-        Bins over the perimeter coordinate ``[0, 4)``.
+    gap_bins, gap_min
+        Bins over the perimeter gap between consecutive border nodes: ``[0, gap_min]``, then
+        log-spaced from ``gap_min`` to 4 (the whole perimeter).
     angle_bins
         Bins over the relative angle ``[0, 2 pi)`` of a child to its parent.
     dist_bins
@@ -54,7 +56,8 @@ class Binning:
         Bins per axis for ``position="absolute"``.
     """
 
-    perimeter_bins: int = 1024
+    gap_bins: int = 96
+    gap_min: float = 1e-4
     angle_bins: int = 180
     dist_bins: int = 64
     r_min: float = 0.0005
@@ -87,10 +90,14 @@ class Binning:
         k = np.floor((np.log(np.maximum(r, 1e-12)) - self.log_r_min) / self.dlogr)
         return np.clip(k, 0, self.dist_bins - 1).astype(np.int64)
 
-    def perimeter_bin(self, s: np.ndarray) -> np.ndarray:
-        """Bin of perimeter coordinates in ``[0, 4)``."""
-        k = np.floor(np.asarray(s) / 4.0 * self.perimeter_bins).astype(np.int64)
-        return np.clip(k, 0, self.perimeter_bins - 1)
+    def gap_edges(self) -> np.ndarray:
+        """Edges of the gap bins, ``(gap_bins + 1,)``: 0, then log-spaced ``gap_min`` .. 4."""
+        return np.concatenate([[0.0], np.geomspace(self.gap_min, 4.0, self.gap_bins)])
+
+    def gap_bin(self, gap: np.ndarray) -> np.ndarray:
+        """Bin of perimeter gaps in ``[0, 4]``."""
+        k = np.searchsorted(self.gap_edges(), np.asarray(gap), side="right") - 1
+        return np.clip(k, 0, self.gap_bins - 1).astype(np.int64)
 
     def grid_bin(self, xy: np.ndarray, bins: int) -> np.ndarray:
         """Per-axis bins of normalised coordinates in ``[0, 1]``, shape like ``xy``."""
@@ -123,7 +130,10 @@ class Encoded:
         ``(n,)`` parent index of child steps, -1 otherwise.
     ref_angle
         ``(n,)`` reference direction (radians) of each node, used when it is a parent.
-    perim_bin, angle_bin, dist_bin, root_bin
+    gap, remaining
+        ``(n,)`` border nodes' perimeter gap after the previous border node, and the perimeter
+        left after that node (``4 - s_prev``); 0 for other nodes.
+    gap_bin, angle_bin, dist_bin, root_bin
         ``(n,)`` position bins (0 where not applicable); ``root_bin`` is ``gx * G + gy``.
     xy_bin
         ``(n, 2)`` absolute x and y bins (for ``position="absolute"``).
@@ -139,7 +149,9 @@ class Encoded:
     types: np.ndarray
     parent: np.ndarray
     ref_angle: np.ndarray
-    perim_bin: np.ndarray
+    gap: np.ndarray
+    remaining: np.ndarray
+    gap_bin: np.ndarray
     angle_bin: np.ndarray
     dist_bin: np.ndarray
     root_bin: np.ndarray
@@ -207,6 +219,11 @@ def encode(seq: Sequence, binning: Binning) -> Encoded:
     theta = np.arctan2(rel[:, 1], rel[:, 0]) - np.where(has_parent, ref[np.maximum(parent, 0)], 0.0)
     r = np.hypot(rel[:, 0], rel[:, 1])
     perim = np.array([perimeter_coordinate(*p) if b else 0.0 for p, b in zip(pos, border, strict=True)])
+    s_prev = np.concatenate([[0.0], perim[: max(nb - 1, 0)]]) if nb else np.zeros(0)
+    gap = np.zeros(n)
+    remaining = np.zeros(n)
+    gap[:nb] = perim[:nb] - s_prev
+    remaining[:nb] = 4.0 - s_prev
     g = binning.root_grid
     gxy = binning.grid_bin(pos, g)
     parent_class = np.full(n, -1, dtype=np.int64)
@@ -218,7 +235,9 @@ def encode(seq: Sequence, binning: Binning) -> Encoded:
         types=types,
         parent=parent,
         ref_angle=ref,
-        perim_bin=np.where(border, binning.perimeter_bin(perim), 0),
+        gap=gap,
+        remaining=remaining,
+        gap_bin=np.where(border, binning.gap_bin(gap), 0),
         angle_bin=np.where(has_parent, binning.angle_bin(theta), 0),
         dist_bin=np.where(has_parent, binning.dist_bin(r), 0),
         root_bin=gxy[:, 0] * g + gxy[:, 1],

@@ -84,20 +84,18 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     steps it decides (border steps, child steps, ...), never on padding.
     """
     bn = model.config.binning
-    h = backbone_states(model, batch)  # (B, T, d), T = N + 1
+    raw = backbone_states(model, batch)  # (B, T, d), T = N + 1
+    nodes = raw[:, 1:]  # (B, N, d): output after reading node j (keys of candidates)
+    h = model.with_state(raw, batch["state"])  # what the heads decide from
     types = batch["types"]
-    nodes = h[:, 1:]  # (B, N, d): output after reading node j
     M = batch["w_j"].shape[-1]
     ptr_ok = batch["w_ptr_ok"]
     tmask = type_mask(batch["all_border_before"], ptr_ok.any(-1))
     tlog = F.log_softmax(model.head_type(h).masked_fill(~tmask, NEG), -1)
     out = {"type": _pick(tlog, types) * batch["step_mask"]}
-    # border nodes: perimeter bin at or after the previous border node's bin
+    # border nodes: perimeter gap after the previous border node
     is_b = types == BORDER
-    plog = model.head_perim(h[is_b])
-    bins = torch.arange(bn.perimeter_bins, device=h.device)
-    plog = F.log_softmax(plog.masked_fill(bins < batch["prev_border_bin"][is_b].unsqueeze(-1), NEG), -1)
-    out["border"] = _scatter(is_b, _pick(plog, batch["perim_bin"][is_b]) + math.log(4.0 / bn.perimeter_bins))
+    out["border"] = _scatter(is_b, gap_nll(model, h[is_b], batch["gap"][is_b], batch["gap_bin"][is_b], batch["remaining"][is_b]))
     # children: parent pointer, then position relative to the parent
     is_c = types == CHILD
     kp = window_view(model.ptr_k(nodes), M)[is_c]  # (R, M, dp)
@@ -127,6 +125,37 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     cls_t = torch.where(is_par, batch["parent_class"][is_e].unsqueeze(-1), cls_t)
     out["classes"] = _scatter(is_e, _pick(clog, cls_t).sum(-1))
     return out
+
+
+def gap_bin_bounds(model: LayoutModel, remaining: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per gap bin: lower edge, upper edge truncated at the perimeter left, and validity.
+
+    ``remaining (R,)`` -> three ``(R, G)`` tensors.
+    """
+    edges = torch.as_tensor(model.config.binning.gap_edges(), dtype=remaining.dtype, device=remaining.device)
+    lo, hi = edges[:-1].expand(len(remaining), -1), edges[1:].expand(len(remaining), -1)
+    hi = torch.minimum(hi, remaining.unsqueeze(-1))
+    return lo, hi, lo < remaining.unsqueeze(-1)
+
+
+def gap_nll(model: LayoutModel, h: Tensor, gap: Tensor, gap_bin: Tensor, remaining: Tensor) -> Tensor:
+    """Exact NLL of border gaps (density on the perimeter, normalised tile units).
+
+    Bin 0 (``[0, gap_min]``) is uniform; the others are uniform in log-gap, so the density of
+    a gap ``g`` in bin ``k`` is ``P(k) / (g * (log hi_k - log lo_k))``, with ``hi_k`` cut at the
+    perimeter left. Bins starting past the end of the perimeter are masked.
+    """
+    lo, hi, ok = gap_bin_bounds(model, remaining)
+    logp = F.log_softmax(model.head_gap(h).masked_fill(~ok, NEG), -1)
+    k = gap_bin.unsqueeze(-1)
+    lo_k, hi_k = lo.gather(-1, k).squeeze(-1), hi.gather(-1, k).squeeze(-1)
+    safe_lo = lo_k.clamp(min=1e-12)
+    within = torch.where(
+        gap_bin == 0,
+        torch.log(hi_k),
+        torch.log(gap.clamp(min=1e-12)) + torch.log(torch.log(hi_k) - torch.log(safe_lo)),
+    )
+    return _pick(logp, gap_bin) + within
 
 
 def _position_nll(model: LayoutModel, ctx: Tensor, batch: dict[str, Tensor]) -> Tensor:

@@ -1,7 +1,7 @@
 """The autoregressive layout model: a causal backbone over node steps plus decision heads.
 
 Per step ``t`` the backbone state ``h[t]`` (it has read BOS and nodes ``0..t-1``) predicts the
-step type, the position (perimeter bin; parent pointer, angle and log-distance; or a root grid
+step type, the position (perimeter gap; parent pointer, angle and log-distance; or a root grid
 cell) and then, for each earlier node ``j`` in the window, whether ``t`` connects to ``j`` and
 with which road class. See :mod:`citygen.encode` for the decision chain. The training forward
 pass scores all steps of a batch at once and returns per-step negative log-likelihood terms
@@ -22,6 +22,7 @@ from citygen.layout import ROAD_CLASSES
 
 N_CLASSES = len(ROAD_CLASSES)
 N_SECTORS = 12  # parent context: histogram of the parent's street directions
+N_STATE = 5  # step-state features (see citygen.batch.step_state)
 
 
 @dataclass
@@ -161,9 +162,10 @@ class LayoutModel(nn.Module):
             msg = f"unknown backbone {c.backbone!r}"
             raise ValueError(msg)
         self.ln_f = nn.LayerNorm(d)
+        self.state_proj = nn.Sequential(nn.Linear(N_STATE, d), nn.GELU(), nn.Linear(d, d))
         # heads
         self.head_type = nn.Linear(d, N_TYPES)
-        self.head_perim = nn.Linear(d, b.perimeter_bins)
+        self.head_gap = _mlp(d, d, b.gap_bins)
         self.head_root = nn.Linear(d, b.root_grid * b.root_grid)
         self.ptr_q = nn.Linear(d, dp)
         self.ptr_k = nn.Linear(d, dp)
@@ -227,6 +229,10 @@ class LayoutModel(nn.Module):
         return [{} for _ in range(self.config.n_layers)] if self.config.backbone == "transformer" else []
 
     # ----------------------------------------------------------------------------- heads
+    def with_state(self, h: Tensor, state: Tensor) -> Tensor:
+        """Add the step-state summary ``(..., N_STATE)`` to backbone outputs ``(..., d)``."""
+        return h + self.state_proj(state)
+
     def pointer_logits(self, h: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor) -> Tensor:
         """Parent pointer scores over window candidates.
 

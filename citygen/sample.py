@@ -146,8 +146,9 @@ def run_steps(state: SampleState, every: int = 0, callback: Callable[[SampleStat
     model = state.model
     state.token = model.bos.expand(state.B, -1)
     for t in range(state.N):
-        h = model.backbone(state.token.unsqueeze(1), state.cache, start=t).squeeze(1)
-        state.record_output(t, h)
+        raw = model.backbone(state.token.unsqueeze(1), state.cache, start=t).squeeze(1)
+        state.record_output(t, raw)
+        h = model.with_state(raw, state.step_features(t))
         ty = state.choose_type(t, h)
         pos, parent = state.place(t, h, ty)
         ty = torch.where(state.done, torch.full_like(ty, END), ty)

@@ -42,6 +42,16 @@ def _perimeter_xy(s: Tensor) -> Tensor:
     return torch.stack([x.gather(-1, i).squeeze(-1), y.gather(-1, i).squeeze(-1)], -1)
 
 
+def _perimeter_coord(xy: Tensor, eps: float = 1e-9) -> Tensor:
+    """Perimeter coordinate of border points, as :func:`data_prep.order.perimeter_coordinate`."""
+    x, y = xy[..., 0], xy[..., 1]
+    return torch.where(
+        x <= eps,
+        torch.remainder(1.0 - y, 4.0),
+        torch.where(y <= eps, 1.0 + x, torch.where(x >= 1 - eps, 2.0 + y, torch.remainder(4.0 - x, 4.0))),
+    )
+
+
 def _angle_diff(a: Tensor, b: Tensor) -> Tensor:
     """Absolute circular difference of angles in radians, in ``[0, pi]``."""
     d = torch.remainder(a - b, 2 * math.pi)
@@ -73,19 +83,17 @@ class SampleState:
         self.kptr = torch.zeros(B, self.N, dp, **kw)
         self.kedge = torch.zeros(B, self.N, dp, **kw)
         self.last_parent = torch.full((B,), -1, dtype=torch.long, **kw)
-        self.prev_bin = torch.full((B,), -1, dtype=torch.long, **kw)
+        self.s_prev = torch.zeros(B, **kw)  # perimeter coordinate of the last border node
         self.all_border = torch.ones(B, dtype=torch.bool, **kw)
         self.done = torch.zeros(B, dtype=torch.bool, **kw)
         self.cache = model.new_cache()
         self._init_prefix(prefixes)
-        P = c.binning.perimeter_bins
-        self.perim_centres = _perimeter_xy((torch.arange(P, **kw) + 0.5) * 4.0 / P)
 
     def reindex(self, index: Tensor) -> None:
         """Replace the batch by rows ``index`` of it (resampling particles); ``index (B,)``."""
         index = index.to(self.dev)
         for name, value in list(vars(self).items()):
-            if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == self.B and name != "perim_centres":
+            if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == self.B:
                 setattr(self, name, value[index].clone())
         if self.model.config.backbone == "transformer":
             for layer in self.cache:
@@ -131,22 +139,40 @@ class SampleState:
             self.kptr[:, t - 1] = self.model.ptr_k(h)
             self.kedge[:, t - 1] = self.model.edge_k(h)
 
-    def _border_bins(self, t: int) -> Tensor:
-        """Allowed perimeter bins ``(B, P)``: after the previous border node, far enough from
-        it and from the first border node (the perimeter wraps around)."""
-        P = self.perim_centres.shape[0]
-        ok = torch.arange(P, device=self.dev)[None, :] >= self.prev_bin[:, None]
+    def step_features(self, t: int) -> Tensor:
+        """Step-state features ``(B, N_STATE)``, as :func:`citygen.batch.step_state`."""
+        before = torch.arange(self.N, device=self.dev)[None, :] < t
+        loose = (self.deg == 0) & before
+        loose_border = (loose & (self.types == BORDER)).sum(-1)
+        queue = (t - 1 - self.last_parent).clamp(min=0)
+        steps = torch.full_like(queue, t)
+        counts = torch.log1p(torch.stack([loose_border, loose.sum(-1), queue, steps], -1).float())
+        left = torch.where(self.all_border, 4.0 - self.s_prev, torch.zeros_like(self.s_prev))
+        return torch.cat([counts, left.unsqueeze(-1)], -1)
+
+    def _border_bins(self, t: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Allowed perimeter-gap bins ``(B, G)`` (the bin centre lies on the perimeter left and
+        is far enough from the previous and the first border node), their bounds and centres."""
+        from citygen.likelihood import gap_bin_bounds
+
+        lo, hi, ok = gap_bin_bounds(self.model, 4.0 - self.s_prev)
+        first = torch.arange(lo.shape[-1], device=self.dev)[None] == 0
+        centre = torch.where(first, hi / 2, torch.sqrt(lo.clamp(min=1e-12) * hi))
+        s = self.s_prev[:, None] + centre
+        ok &= s < 4.0
+        xy = _perimeter_xy(s.clamp(max=4.0 - 1e-9))
         if t > 0:
-            for idx in (torch.full((self.B,), t - 1, device=self.dev), torch.zeros(self.B, device=self.dev)):
-                q = self.pos[torch.arange(self.B, device=self.dev), idx.long()]
-                ok &= (self.perim_centres[None] - q[:, None]).norm(dim=-1) >= self.md
-        return ok
+            ar = torch.arange(self.B, device=self.dev)
+            for idx in (t - 1, 0):
+                q = self.pos[ar, idx]
+                ok &= (xy - q[:, None]).norm(dim=-1) >= self.md
+        return ok, lo, hi, centre
 
     def choose_type(self, t: int, h: Tensor) -> Tensor:
         """Draw the step type under the structural masks (and prefixes, and capacity)."""
         self.border_bins = self._border_bins(t)
         ones = torch.ones(self.B, dtype=torch.bool, device=self.dev)
-        mask = torch.stack([self.all_border & self.border_bins.any(-1), ones & (t > 0), ones, ones], -1)
+        mask = torch.stack([self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones], -1)
         if t >= self.N - 1:
             mask[:, :3] = False
         ty = categorical(self.model.head_type(h), mask, self.gen, self.T)
@@ -172,16 +198,18 @@ class SampleState:
         return pos, parent
 
     def _place_border(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        bn = self.model.config.binning
-        P = bn.perimeter_bins
-        mask = self.border_bins[rows]
-        b = categorical(self.model.head_perim(h[rows]), mask, self.gen, self.T)
+        ok_bins, lo, hi, centre = (x[rows] for x in self.border_bins)
+        k = categorical(self.model.head_gap(h[rows]), ok_bins, self.gen, self.T)
+        kc = k.clamp(min=0).unsqueeze(-1)
+        lo_k, hi_k, c_k = (x.gather(-1, kc).squeeze(-1) for x in (lo, hi, centre))
         u = torch.rand(rows.shape, generator=self.gen, device=self.dev)
-        pt = _perimeter_xy((b.clamp(min=0) + u) * 4.0 / P)
-        ok = self._point_ok(rows, None, pt, t, on_border=True)
-        pt = torch.where(ok.unsqueeze(-1), pt, self.perim_centres[b.clamp(min=0)])
-        self.prev_bin[rows] = torch.where(b >= 0, b, self.prev_bin[rows])
-        return pt, torch.full_like(rows, -1), b >= 0
+        log_gap = torch.log(lo_k.clamp(min=1e-12)) + u * (torch.log(hi_k) - torch.log(lo_k.clamp(min=1e-12)))
+        gap = torch.where(k == 0, u * hi_k, torch.exp(log_gap))
+        s_exact = (self.s_prev[rows] + gap).clamp(max=4.0 - 1e-9)
+        pt = _perimeter_xy(s_exact)
+        good = self._point_ok(rows, None, pt, t, on_border=True)
+        s_new = torch.where(good, s_exact, (self.s_prev[rows] + c_k).clamp(max=4.0 - 1e-9))
+        return _perimeter_xy(s_new), torch.full_like(rows, -1), k >= 0
 
     def _place_root(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         G = self.model.config.binning.root_grid
@@ -377,6 +405,7 @@ class SampleState:
         self.ref[:, t] = self._reference(ty, pos, parent)
         self.last_parent = torch.where(active & (ty == CHILD), parent, self.last_parent)
         self.all_border &= ~(active & (ty != BORDER))
+        self.s_prev = torch.where(active & (ty == BORDER), _perimeter_coord(pos), self.s_prev)
         rank = acc.long().cumsum(-1) - 1
         bi, ki = torch.nonzero(acc, as_tuple=True)
         slot = self.m[bi] + rank[bi, ki]

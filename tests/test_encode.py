@@ -49,6 +49,8 @@ def test_relative_geometry_is_turtle_like():
     }
     # border node 0 is on the west side: its reference is the inward normal (east)
     assert e.ref_angle[0] == pytest.approx(0.0)
+    # its perimeter coordinate (west side, from the NW corner down) is its gap from 0
+    assert e.gap[0] == pytest.approx(0.5) and e.remaining[0] == 4.0
 
 
 def test_parent_is_smallest_earlier_neighbour():
@@ -62,7 +64,9 @@ def test_bins_cover_range_and_clamp():
     assert b.dist_bin(np.array([1e-9]))[0] == 0
     assert b.dist_bin(np.array([10.0]))[0] == b.dist_bins - 1
     assert b.angle_bin(np.array([2 * math.pi - 1e-12]))[0] == b.angle_bins - 1
-    assert b.perimeter_bin(np.array([3.9999999]))[0] == b.perimeter_bins - 1
+    assert b.gap_bin(np.array([3.9999999]))[0] == b.gap_bins - 1
+    assert b.gap_bin(np.array([0.0]))[0] == 0
+    assert b.gap_bin(np.array([b.gap_min * 1.0001]))[0] == 1
 
 
 def test_rejects_non_canonical_sequence():

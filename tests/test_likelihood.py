@@ -120,3 +120,19 @@ def test_incremental_backbone_matches_full(backbone):
         cache = model.new_cache()
         steps = [model.backbone(x[:, t : t + 1], cache, start=t) for t in range(9)]
     torch.testing.assert_close(torch.cat(steps, 1), full, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("remaining", [4.0, 2.5, 0.3])
+def test_border_gap_density_integrates_to_one(remaining):
+    from citygen.likelihood import gap_nll
+
+    model = _model()
+    b = model.config.binning
+    h = torch.randn(1, model.config.d_model)
+    log_g = torch.linspace(math.log(1e-9), math.log(remaining - 1e-9), 200001, dtype=torch.float64)
+    g = torch.exp(log_g)
+    k = torch.as_tensor(b.gap_bin(g.numpy()))
+    with torch.no_grad():
+        nll = gap_nll(model, h.expand(len(g), -1), g.float(), k, torch.full((len(g),), remaining))
+    # integrate the density over the gap on a log grid: d(gap) = gap d(log gap)
+    assert float(torch.trapezoid(torch.exp(-nll.double()) * g, log_g)) == pytest.approx(1.0, abs=1e-4)
