@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import torch
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
-from citygen.errors import UsageError
+from citygen.errors import CheckpointError, UsageError
 from citygen.model import LayoutModel
 from citygen.sample import SampleConfig, sample
 
@@ -35,10 +37,15 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass(frozen=True)
 class GenerateResult:
-    """What :func:`generate` made: the layouts and the files written."""
+    """What :func:`generate` made.
+
+    The layouts, the files written and, when steered, the objective values
+    (:class:`citygen.objectives.Steered`; None for plain sampling).
+    """
 
     layouts: list[nx.Graph]
     files: list[Path]
+    steered: Any = None
 
 
 def generate(
@@ -51,6 +58,11 @@ def generate(
     device: str = "auto",
     batch_size: int = 64,
     sample_config: SampleConfig | None = None,
+    objective: Any = None,
+    weights: str | None = None,
+    method: str | None = None,
+    candidates: int = 16,
+    particles: int = 16,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir``.
 
@@ -73,21 +85,56 @@ def generate(
         Tiles sampled together.
     sample_config
         Sampling constraints and temperature.
+    objective, weights
+        Steer towards objectives (``"connectivity,travel_time"``, weights ``"1,0.5"``, or a
+        :class:`citygen.objectives.Combination`); None samples plainly (see
+        :mod:`citygen.objectives`).
+    method, candidates, particles
+        Steering method (``best-of-n`` by default, ``smc``, ``finetune``) and its setting.
+        A model written by ``citygen finetune`` is steered by ``finetune`` implicitly.
     """
     from export.write import parse_formats, write_layouts
 
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
     dev = resolve_device(device)
+    steering = _steering(model, objective, weights, method, candidates, particles)
     if isinstance(model, LayoutModel):
         net, name = model.to(dev), "in-memory"
     else:
         net = load_model(model, dev)
         name = "default" if model is None else str(model)
-    layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=sample_config)
-    meta = {"model": name, "seed": seed, "objective": None}
+    if steering is None:
+        layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=sample_config)
+        steered, objective_meta = None, None
+    else:
+        from citygen.objectives.steer import metadata, steer
+
+        kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": sample_config}
+        steered = steer(net, steering, n, **kw)
+        layouts, objective_meta = steered.layouts, metadata(steering, steered)
+    meta = {"model": name, "seed": seed, "objective": objective_meta}
     Path(out_dir).mkdir(parents=True, exist_ok=True) if not Path(out_dir).is_file() else None
     files = write_layouts(layouts, out_dir, formats=fmts, center=center, metadata=meta)
-    return GenerateResult(layouts, files)
+    return GenerateResult(layouts, files, steered)
+
+
+def _steering(
+    model: str | Path | LayoutModel | None,
+    objective: Any,
+    weights: str | None,
+    method: str | None,
+    candidates: int,
+    particles: int,
+) -> Any:
+    """Resolve the steering asked for; None is plain sampling (see ``resolve_steering``)."""
+    from citygen.objectives.finetune import finetune_info
+    from citygen.objectives.steer import resolve_steering
+
+    tuned = None
+    if not isinstance(model, LayoutModel):
+        with contextlib.suppress(CheckpointError):  # load_model reports a bad model directory
+            tuned = finetune_info(model if model is not None else DEFAULT_MODEL_DIR)
+    return resolve_steering(objective, weights, method, candidates, particles, tuned)
 
 
 __all__ = ["DEFAULT_FORMATS", "DEFAULT_MODEL_DIR", "GenerateResult", "generate", "resolve_device"]

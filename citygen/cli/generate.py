@@ -25,6 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
     p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=number, default=1.0, help="sampling temperature")
+    g = p.add_argument_group("steering (see docs/objectives.md)")
+    g.add_argument(
+        "--objective", metavar="NAMES", help="connectivity, travel_time, length, or a comma list"
+    )
+    g.add_argument("--weights", metavar="W1,W2", help="non-negative weight per objective (1 each)")
+    g.add_argument(
+        "--method",
+        metavar="METHOD",
+        help="best-of-n (default), smc, or finetune (a --model written by citygen finetune)",
+    )
+    g.add_argument("--candidates", type=integer, default=16, help="best-of-n: candidates/layout")
+    g.add_argument("--particles", type=integer, default=16, help="smc: particles per layout")
     p.set_defaults(run=run)
 
 
@@ -46,7 +58,17 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         sample_config=cfg,
+        objective=args.objective,
+        weights=args.weights,
+        method=args.method,
+        candidates=args.candidates,
+        particles=args.particles,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
     print(f"wrote {len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes) to {args.out}")
+    steered = result.steered
+    if steered is not None:
+        values = ", ".join(f"{k} {v:.3f}" for k, v in steered.mean_values().items())
+        method = steered.info.get("method")
+        print(f"objective ({method}): mean {values}; mean score {steered.scores.mean():+.3f}")
     return 0
