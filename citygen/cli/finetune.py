@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", required=True, metavar="RUN_DIR", help="where the fine-tuned model is written"
     )
     p.add_argument("--kl", type=number, default=0.1, help="KL penalty weight (per nat per tile)")
-    p.add_argument("--steps", type=integer, default=200, help="policy-gradient steps")
+    p.add_argument("--steps", type=integer, default=100, help="policy-gradient steps")
     p.add_argument("--batch-size", type=integer, default=16, help="layouts sampled per step")
-    p.add_argument("--lr", type=number, default=1e-4, help="learning rate")
+    p.add_argument("--lr", type=number, default=1e-3, help="learning rate")
     p.add_argument("--seed", type=integer, default=0)
     p.add_argument("--checkpoint-every", type=integer, default=50, help="steps between checkpoints")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

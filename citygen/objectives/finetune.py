@@ -67,9 +67,9 @@ class FinetuneConfig:
         ``auto``, ``cpu`` or ``cuda``.
     """
 
-    steps: int = 200
+    steps: int = 100
     batch_size: int = 16
-    lr: float = 1e-4
+    lr: float = 1e-3
     kl: float = 0.1
     grad_clip: float = 1.0
     seed: int = 0
