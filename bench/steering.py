@@ -32,18 +32,17 @@ import networkx as nx
 import numpy as np
 import torch
 from _util import RESULTS
-from scipy.spatial import cKDTree
 from scipy.stats import wasserstein_distance
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.model import LayoutModel
 from citygen.objectives import Combination, best_of_n, parse_objective, smc
 from citygen.objectives.functions import as_arrays, dead_end_share, giant_share, meshedness
-from citygen.sample import SampleConfig, sample
+from citygen.objectives.validity import is_valid
+from citygen.sample import sample
 from data_prep.shards import load_dataset
 
 DEV_MODEL = "/tmp/cmp_tr_rel"
-MIN_DIST = SampleConfig().min_dist
 #: (objective, weights, methods and settings) rows of the table.
 BASIC = [("best-of-n", 4), ("best-of-n", 16), ("smc", 4), ("smc", 16)]
 FINETUNE = [("finetune", 0.1), ("finetune", 1.0)]
@@ -56,30 +55,6 @@ PLAN: list[tuple[str, str | None, list[tuple[str, float]]]] = [
 
 
 # ----------------------------------------------------------------------- validity, realism
-def is_valid(G: nx.Graph) -> bool:
-    """Planar drawing (streets meet only at shared nodes), nodes >= MIN_DIST apart, no
-    overlapping (duplicate) streets, no zero-length street."""
-    import shapely
-
-    nodes = list(G.nodes)
-    xy = np.array([(G.nodes[v]["x"], G.nodes[v]["y"]) for v in nodes], dtype=float).reshape(-1, 2)
-    if len(xy) > 1 and cKDTree(xy).query_pairs(MIN_DIST - 1e-6):
-        return False
-    index = {v: i for i, v in enumerate(nodes)}
-    edges = np.array([(index[u], index[v]) for u, v in G.edges], dtype=int).reshape(-1, 2)
-    if len(edges) == 0:
-        return True
-    if (np.linalg.norm(xy[edges[:, 0]] - xy[edges[:, 1]], axis=-1) <= 0).any():
-        return False
-    lines = shapely.linestrings(np.stack([xy[edges[:, 0]], xy[edges[:, 1]]], 1))
-    a, b = shapely.STRtree(lines).query(lines, predicate="intersects")
-    for i, j in zip(a[a < b], b[a < b], strict=True):
-        shared = set(edges[i]) & set(edges[j])
-        if not shared or shapely.intersection(lines[i], lines[j]).geom_type != "Point":
-            return False
-    return True
-
-
 def layout_stats(G: nx.Graph) -> dict[str, float]:
     """Per-tile scalar statistics of the stand-in realism score (units: per km2, km, m)."""
     a = as_arrays(G)

@@ -20,6 +20,8 @@ from citygen.objectives import (
     travel_report,
     travel_time,
 )
+from citygen.objectives.result import pick_best
+from citygen.objectives.validity import is_valid
 
 WALK_MS = 5.0 / 3.6
 
@@ -213,3 +215,25 @@ def test_calibrate_centres_scores():
 def test_bad_objectives_and_weights(names, weights, match):
     with pytest.raises(UsageError, match=match):
         parse_objective(names, weights)
+
+
+# -------------------------------------------------------------------------------- validity
+def test_validity_of_hand_made_layouts():
+    assert is_valid(grid())
+    assert is_valid(new_layout(1000.0))
+    crossing = layout(
+        {0: (100, 100), 1: (300, 300), 2: (100, 300), 3: (300, 100)}, [(0, 1), (2, 3)]
+    )
+    assert not is_valid(crossing)
+    close = layout({0: (100, 100), 1: (105, 100)}, [])
+    assert not is_valid(close)
+    assert is_valid(close, min_dist=4.0)
+    # 0-2 runs along 0-1 (node 2 lies on it): an overlapping, duplicate street
+    overlap = layout({0: (100, 100), 1: (300, 100), 2: (200, 100)}, [(0, 1), (0, 2)])
+    assert not is_valid(overlap)
+
+
+def test_selection_skips_invalid_candidates():
+    scores = np.array([[3.0, 1.0, 2.0], [5.0, 4.0, 0.0]])
+    valid = np.array([[False, True, True], [False, False, False]])
+    assert pick_best(scores, valid).tolist() == [2, 0]  # no valid one: the best score

@@ -375,3 +375,15 @@ def test_cli_generate_and_finetune(tmp_path, capsys, base_dir):
     )
     assert code == 0
     assert "objective (best-of-n)" in capsys.readouterr().out
+
+
+def test_smc_weights_drop_invalid_particles():
+    res = Resampler(
+        parse_objective("length"), groups=2, particles=3, beta=1.0, rng=np.random.default_rng(0)
+    )
+    w = res.weights(
+        np.array([5.0, 0.0, 0.0, 1.0, 2.0, 3.0]), np.array([False, True, True, False, False, False])
+    )
+    assert w[0].tolist() == pytest.approx([0.0, 0.5, 0.5])
+    assert w[1].sum() == pytest.approx(1.0)  # a group with no valid particle keeps its weights
+    assert (w[1] > 0).all()

@@ -9,7 +9,8 @@ import torch
 from citygen.errors import UsageError
 from citygen.model import LayoutModel
 from citygen.objectives.combine import Combination
-from citygen.objectives.result import Steered, evaluate, repeat_prefix
+from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
+from citygen.objectives.validity import validity_mask
 from citygen.sample import SampleConfig, sample
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ def best_of_n(
     config: SampleConfig | None = None,
 ) -> Steered:
     """Sample ``candidates`` layouts per requested layout and keep the best of each group.
+
+    A candidate that breaks a hard rule (:func:`~citygen.objectives.validity.is_valid`) is
+    never kept while its group has a valid one.
 
     Parameters
     ----------
@@ -64,7 +68,8 @@ def best_of_n(
     )
     scored = evaluate(pool, objective, {})
     grid = scored.scores.reshape(n, candidates)  # (layouts, candidates)
-    best = grid.argmax(-1)
+    valid = validity_mask(pool, (config or SampleConfig()).min_dist).reshape(n, candidates)
+    best = pick_best(grid, valid)
     chosen = [i * candidates + int(k) for i, k in enumerate(best)]
     layouts = []
     for i, j in enumerate(chosen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -50,6 +51,20 @@ def evaluate(layouts: list[nx.Graph], objective: Combination, info: dict) -> Ste
     for G, s in zip(layouts, scores, strict=True):
         G.graph["objective_score"] = float(s)
     return Steered(layouts, scores, values, info)
+
+
+def pick_best(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Index of the best valid entry of each row of ``scores (n, k)``.
+
+    Rows with no valid entry fall back to the best score (and are logged).
+    """
+    masked = np.where(valid, scores, -np.inf)
+    best = masked.argmax(-1)
+    none = ~valid.any(-1)
+    if none.any():
+        logging.getLogger(__name__).warning("%d layouts had no valid candidate", int(none.sum()))
+        best[none] = scores[none].argmax(-1)
+    return best
 
 
 def repeat_prefix(prefix: object, n: int, k: int) -> list:

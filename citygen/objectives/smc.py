@@ -12,8 +12,9 @@ weights of a twisted SMC whose target is ``p_model(x) * exp(beta * phi(x))``. Re
 the whole sampler state, key/value cache included (:meth:`SampleState.reindex`), so a copied
 particle continues from exactly where its parent was. At the end the particle with the best
 final score is kept. ``beta = 0`` resamples nothing (plain sampling, then best of ``P``); a
-large ``beta`` is a greedy beam search. Hard constraints are the sampler's masks and hold for
-every particle.
+large ``beta`` is a greedy beam search. Hard constraints are the sampler's masks; as a safety
+net, a particle whose partial layout breaks one (:mod:`~citygen.objectives.validity`) gets
+weight 0 and is never kept while its layout has a valid particle.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import torch
 from citygen.errors import UsageError
 from citygen.model import LayoutModel
 from citygen.objectives.combine import Combination
-from citygen.objectives.result import Steered, evaluate, repeat_prefix
+from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
+from citygen.objectives.validity import validity_mask
 from citygen.sample import SampleConfig, run_steps
 from citygen.sample_state import SampleState
 
@@ -85,16 +87,24 @@ class Resampler:
         self.prev = np.zeros(groups * particles)
         self.ess: list[float] = []
 
-    def weights(self, phi: np.ndarray) -> np.ndarray:
-        """Normalised incremental weights ``(G, P)`` of scores ``phi (G * P,)``."""
+    def weights(self, phi: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Normalised incremental weights ``(G, P)`` of scores ``phi (G * P,)``.
+
+        Particles that break a hard rule (``valid`` False) get weight 0, unless their whole
+        group does.
+        """
         logw = (self.beta * (phi - self.prev)).reshape(self.G, self.P)
+        if valid is not None:
+            ok = valid.reshape(self.G, self.P)
+            logw = np.where(ok | ~ok.any(-1, keepdims=True), logw, -np.inf)
         w = np.exp(logw - logw.max(-1, keepdims=True))
         return w / w.sum(-1, keepdims=True)
 
     def __call__(self, state: SampleState, t: int) -> None:
         """Score the partial layouts at step ``t`` and resample."""
-        phi = self.objective.scores(state.layouts(seed=0))
-        w = self.weights(phi)
+        partial = state.layouts(seed=0)
+        phi = self.objective.scores(partial)
+        w = self.weights(phi, validity_mask(partial, state.cfg.min_dist))
         self.ess.append(float((1.0 / (w**2).sum(-1)).mean() / self.P))
         ancestors = systematic_resample(w, self.rng)  # (G, P) within each group
         index = (ancestors + self.P * np.arange(self.G)[:, None]).reshape(-1)
@@ -177,7 +187,8 @@ def smc(
         ess += resampler.ess
     scored = evaluate(finals, objective, {})
     grid = scored.scores.reshape(n, particles)  # (layouts, particles)
-    best = grid.argmax(-1) + particles * np.arange(n)
+    valid = validity_mask(finals, cfg.min_dist).reshape(n, particles)
+    best = pick_best(grid, valid) + particles * np.arange(n)
     layouts = [finals[int(j)] for j in best]
     for i, G in enumerate(layouts):
         G.graph["index"] = i
