@@ -219,7 +219,7 @@ def train(
                 continue
             batch = {k: v.to(device) for k, v in collate(batches[bi]).items()}
             for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], (epoch + bi / max(usable, 1)) / config.epochs, config)
+                g["lr"] = lr_at(state["step"], (epoch + (bi - dist.rank) / max(usable, 1)) / config.epochs, config)  # same on every rank
             amp_ctx = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()
             with amp_ctx:
                 nll = ddp_model(batch)  # (B,) total NLL per tile
