@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         amp=not args.no_amp,
         realism_samples=args.realism_samples,
     )
-    command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("citygen") else None
+    # "citygen train ..." or "python -m citygen train ...": record the arguments as a citygen command
+    command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     out = train(args.data, args.out, model_cfg, cfg, resume=args.resume, progress=not args.no_progress, command=command)
     print(f"model written to {out} (load it with --model {out})")
     return 0
