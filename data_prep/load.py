@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,8 @@ WAY_TAGS: tuple[str, ...] = (
     "name",
     "oneway",
 )
+#: osmnx's way tags are a process-wide setting: one osmnx call at a time may change them.
+_OSMNX_SETTINGS = threading.Lock()
 
 
 def is_osm_file(path: Path) -> bool:
@@ -111,15 +114,20 @@ def load_file(path: str | Path) -> nx.MultiDiGraph:
 
 @contextlib.contextmanager
 def _osmnx_way_tags() -> Iterator[None]:
-    """Temporarily make osmnx keep the way tags that the drivable filter needs."""
+    """Temporarily make osmnx keep the way tags that the drivable filter needs.
+
+    Held under a lock: regions load in Dask threads, and a loader that restored the setting
+    while another was still reading would silently drop that one's access tags.
+    """
     import osmnx as ox
 
-    saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = sorted(set(saved) | set(WAY_TAGS))
-    try:
-        yield
-    finally:
-        ox.settings.useful_tags_way = saved
+    with _OSMNX_SETTINGS:
+        saved = list(ox.settings.useful_tags_way)
+        ox.settings.useful_tags_way = sorted(set(saved) | set(WAY_TAGS))
+        try:
+            yield
+        finally:
+            ox.settings.useful_tags_way = saved
 
 
 def _load_xml(path: Path) -> nx.MultiDiGraph:

@@ -383,10 +383,10 @@ def prepare(
     out = Path(out)
     _check_out_dir(out)
     (out / "regions").mkdir(parents=True, exist_ok=True)
-    if not (out / MANIFEST).exists():
-        atomic.write_json(out / MANIFEST, {"format": FORMAT, "format_version": FORMAT_VERSION, "status": "incomplete"})
     done = {s.name: _done_entry(s, out, config) for s in sources}
     todo = [s for s in sources if done[s.name] is None]
+    if todo or not (out / MANIFEST).exists():  # shards will change: not a data set until done
+        atomic.write_json(out / MANIFEST, {"format": FORMAT, "format_version": FORMAT_VERSION, "status": "incomplete"})
     bar = tqdm(total=len(STAGES) * len(sources), unit="stage", disable=not progress, desc="prepare")
     bar.update(len(STAGES) * (len(sources) - len(todo)))
     lock = threading.Lock()

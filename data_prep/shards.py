@@ -22,6 +22,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import shapely
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
 from citygen import atomic
@@ -82,6 +83,19 @@ def unpack_tiles(arrays: dict[str, np.ndarray], tile_size: float) -> list[Sequen
     return out
 
 
+def _sorted_header(data: bytes) -> bytes:
+    """Rewrite a safetensors file's JSON header with sorted keys.
+
+    safetensors writes ``__metadata__`` in hash-map order, which changes from call to call;
+    sorting makes equal input give equal bytes. The tensor data is not touched.
+    """
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the data 8-byte aligned, as safetensors does
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
+
+
 def write_shard(path: Path, region: RegionGraph, seqs: list[Sequence], tile_size: float) -> None:
     """Write one region's shard atomically (byte-identical for identical input)."""
     arrays = {
@@ -92,7 +106,7 @@ def write_shard(path: Path, region: RegionGraph, seqs: list[Sequence], tile_size
         **{k: np.ascontiguousarray(v) for k, v in pack_tiles(seqs).items()},
     }
     meta = {"format": FORMAT, "crs": region.crs, "tile_size": repr(float(tile_size))}
-    atomic.write_bytes(path, save(arrays, metadata=meta))
+    atomic.write_bytes(path, _sorted_header(save(arrays, metadata=meta)))
 
 
 def read_shard(path: Path) -> tuple[RegionGraph, list[Sequence]]:
@@ -103,7 +117,7 @@ def read_shard(path: Path) -> tuple[RegionGraph, list[Sequence]]:
         with safe_open(str(path), framework="numpy") as fh:
             meta = fh.metadata() or {}
         arrays = load_file(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         msg = f"cannot read shard {path}: {exc}"
         raise DatasetError(msg) from exc
     if meta.get("format") != FORMAT:
