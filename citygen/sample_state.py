@@ -332,8 +332,9 @@ class SampleState:
     # ----------------------------------------------------------------- constraint tests
     def _edge_ends(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Endpoints ``(R, E, 2)`` of existing streets, their node ids and a validity mask."""
-        ids = self.edges[rows]  # (R, E, 2)
-        valid = torch.arange(self.E, device=self.dev)[None] < self.m[rows, None]
+        e = max(1, int(self.m[rows].max())) if len(rows) else 1  # only the slots in use
+        ids = self.edges[rows, :e]  # (R, e, 2)
+        valid = torch.arange(e, device=self.dev)[None] < self.m[rows, None]
         r = rows[:, None]
         return self.pos[r, ids[..., 0]], self.pos[r, ids[..., 1]], ids, valid
 
