@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
     p.add_argument("--plots", metavar="DIR", help="write statistic overlays and layout sheets")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
+    p.add_argument("--batch-size", type=integer, default=256, help="tiles sampled together")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(run=run)
 

@@ -209,7 +209,7 @@ def evaluate(
     seed: int = 0,
     generated: str | Path | None = None,
     device: str = "auto",
-    batch_size: int = 64,
+    batch_size: int = 256,
     baselines: Sequence[str] = tuple(bl.BASELINES),
     progress: bool = True,
 ) -> tuple[Report, dict[str, list[nx.Graph]]]:

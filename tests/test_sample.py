@@ -1,0 +1,141 @@
+"""Sampling: hard constraints hold for every layout, seeds reproduce, prefixes are kept."""
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+import torch
+
+from citygen.checkpoint import load_model
+from citygen.errors import UsageError
+from citygen.layout import ROAD_CLASSES
+from citygen.sample import SampleConfig, sample
+from data_prep.order import Sequence, to_sequence
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(2)
+    return load_model()  # the default model shipped in the package
+
+
+def violations(G: nx.Graph, min_dist: float = 10.0) -> list[str]:
+    """Brute-force check of the sampling rules with shapely (independent of the sampler)."""
+    out = []
+    xy = {n: (d["x"], d["y"]) for n, d in G.nodes(data=True)}
+    size = G.graph["tile_size"]
+    for n, (x, y) in xy.items():
+        if not (0 <= x <= size and 0 <= y <= size):
+            out.append(f"node {n} outside the tile")
+    for a, b in itertools.combinations(xy, 2):
+        if np.hypot(xy[a][0] - xy[b][0], xy[a][1] - xy[b][1]) < min_dist - 1e-6:
+            out.append(f"nodes {a} and {b} closer than {min_dist} m")
+    edges = list(G.edges)
+    lines = [shapely.LineString([xy[u], xy[v]]) for u, v in edges]
+    for (e1, l1), (e2, l2) in itertools.combinations(zip(edges, lines), 2):
+        shared = set(e1) & set(e2)
+        inter = l1.intersection(l2)
+        if not shared and not inter.is_empty:
+            out.append(f"edges {e1} and {e2} cross")
+        elif shared and inter.geom_type != "Point":
+            out.append(f"edges {e1} and {e2} overlap")
+    for u, v, d in G.edges(data=True):
+        if u == v or d["length"] <= 0:
+            out.append(f"degenerate edge {u}-{v}")
+        if d["highway"] not in ROAD_CLASSES:
+            out.append(f"unknown class on {u}-{v}")
+    return out
+
+
+def test_every_sampled_layout_obeys_the_rules(model):
+    layouts = []
+    for seed in range(4):
+        layouts += sample(model, 16, seed=seed, batch_size=16)
+    assert sum(G.number_of_nodes() for G in layouts) > 16 * 4 * 10  # real layouts, not empty ones
+    bad = {i: v for i, G in enumerate(layouts) if (v := violations(G))}
+    assert not bad, f"{len(bad)} of {len(layouts)} layouts break a rule, e.g. {next(iter(bad.values()))[:3]}"
+
+
+def test_stricter_min_distance_is_respected(model):
+    cfg = SampleConfig(min_dist=25.0)
+    for G in sample(model, 8, seed=3, config=cfg):
+        assert not [v for v in violations(G, min_dist=25.0) if "closer" in v]
+
+
+def test_same_seed_same_layouts_other_seed_differs(model):
+    a = sample(model, 4, seed=7)
+    b = sample(model, 4, seed=7)
+    c = sample(model, 4, seed=8)
+    key = lambda Gs: [sorted((round(d["x"], 6), round(d["y"], 6)) for _, d in G.nodes(data=True)) for G in Gs]  # noqa: E731
+    assert key(a) == key(b)
+    assert key(a) != key(c)
+    assert [sorted(G.edges) for G in a] == [sorted(G.edges) for G in b]
+
+
+def test_batch_size_does_not_change_results_shape(model):
+    Gs = sample(model, 5, seed=1, batch_size=2)
+    assert len(Gs) == 5
+    assert all(G.graph["tile_size"] == model.config.tile_size for G in Gs)
+
+
+def test_prefix_is_teacher_forced(model):
+    base = sample(model, 1, seed=11)[0]
+    seq = to_sequence(base)
+    k = max(2, int(seq.border.sum()))
+    keep = seq.edges[:, 0] < k
+    prefix = Sequence(seq.pos[:k], seq.border[:k], seq.edges[keep], seq.classes[keep], seq.tile_size)
+    for G in sample(model, 3, seed=5, prefix=prefix):
+        got = to_sequence(G)
+        np.testing.assert_allclose(got.pos[:k], prefix.pos, atol=1e-6)
+        assert (got.border[:k] == prefix.border).all()
+        sub = {tuple(e) for e in got.edges if e[0] < k}
+        assert sub == {tuple(e) for e in prefix.edges}
+        assert not violations(G)
+
+
+def test_bad_arguments(model):
+    with pytest.raises(UsageError):
+        sample(model, 0)
+    with pytest.raises(UsageError):
+        SampleConfig(temperature=0)
+
+
+def test_identity_reindex_in_callback_changes_nothing(model):
+    from citygen.sample import run_steps
+    from citygen.sample_state import SampleState
+
+    def layouts(callback):
+        gen = torch.Generator().manual_seed(4)
+        st = SampleState(model, 3, SampleConfig(), torch.device("cpu"), gen, [None] * 3)
+        run_steps(st, every=5, callback=callback)
+        return [sorted(G.edges) for G in st.layouts(seed=4)]
+
+    calls = []
+
+    def identity(st, t):
+        calls.append(t)
+        st.reindex(torch.arange(st.B))
+
+    assert layouts(None) == layouts(identity)
+    assert calls and calls[0] == 5
+
+
+def test_reindex_copies_rows(model):
+    from citygen.sample import run_steps
+    from citygen.sample_state import SampleState
+
+    gen = torch.Generator().manual_seed(2)
+    st = SampleState(model, 2, SampleConfig(), torch.device("cpu"), gen, [None, None])
+
+    def clone_first(s, t):
+        if t == 10:
+            s.reindex(torch.tensor([0, 0]))
+
+    run_steps(st, every=10, callback=clone_first)
+    a, b = st.layouts(seed=2)
+    # both rows share the first 10 nodes exactly, then go their own ways
+    pa = [(round(d["x"], 6), round(d["y"], 6)) for _, d in sorted(a.nodes(data=True))][:10]
+    pb = [(round(d["x"], 6), round(d["y"], 6)) for _, d in sorted(b.nodes(data=True))][:10]
+    assert pa == pb
