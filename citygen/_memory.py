@@ -31,3 +31,14 @@ def release_free_memory() -> bool:
     """Give free heap memory back to the system (glibc); False where that is not possible."""
     lib = _libc()
     return bool(lib.malloc_trim(0)) if lib is not None else False
+
+
+def resident_gb() -> float | None:
+    """Current resident memory of this process in GB (Linux ``/proc``); None elsewhere."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])  # noqa: PTH123, SIM115
+    except (OSError, ValueError, IndexError):
+        return None
+    import os
+
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 1024**3, 3)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from citygen import atomic
-from citygen._memory import release_free_memory
+from citygen._memory import release_free_memory, resident_gb
 from citygen.batch import collate
 from citygen.checkpoint import CONFIG, save_model
 from citygen.errors import CheckpointError, UsageError
@@ -32,6 +32,7 @@ from training.data import StreamConfig, TrainingStream
 log = logging.getLogger(__name__)
 
 TRIM_EVERY = 8  # steps between returning freed heap memory to the system (see citygen._memory)
+REALISM_EVERY = 5  # epochs between quick realism checks (sampling is slow on CPU); also the last
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ def train(
     model.train()
     for epoch in range(state["epoch"], config.epochs):
         batches = stream.epoch(epoch)
+        release_free_memory()  # window cutting leaves many small freed blocks
         usable = len(batches) - len(batches) % dist.world_size  # every rank steps together
         t0, nodes_seen = time.perf_counter(), 0
         for bi in range(state["batch"] if epoch == state["epoch"] else 0, usable):
@@ -238,12 +240,13 @@ def train(
             bar.update(1)
             bar.set_postfix(epoch=epoch, nll=f"{loss.item():.3f}", nodes_s=f"{rate:.0f}")
             if distributed.is_main(dist):
-                _append_log(log_path, {"step": state["step"], "epoch": epoch, "nll": loss.item(), "grad_norm": gnorm.item(), "lr": opt.param_groups[0]["lr"]})
+                _append_log(log_path, {"step": state["step"], "epoch": epoch, "nll": loss.item(), "grad_norm": gnorm.item(), "lr": opt.param_groups[0]["lr"], "rss_gb": resident_gb()})
                 if state["step"] % config.checkpoint_every == 0:
                     save_checkpoint(out, model, opt, state)
         state["epoch"], state["batch"] = epoch + 1, 0
         if distributed.is_main(dist):
             record = _end_of_epoch(model, data, device, config, epoch, state)
+            release_free_memory()
             _append_log(log_path, record)
             bar.write(f"epoch {epoch}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k != "kind"))
     bar.close()
@@ -261,7 +264,7 @@ def train(
 def _end_of_epoch(model: LayoutModel, data: Dataset, device: torch.device, config: TrainConfig, epoch: int, state: dict) -> dict:
     val = evaluate_nll(model, data, "val", device)
     record = {"kind": "epoch", "step": state["step"], "epoch": epoch, "val_nll": val}
-    if config.realism_samples > 0:
+    if config.realism_samples > 0 and ((epoch + 1) % REALISM_EVERY == 0 or epoch + 1 == config.epochs):
         from training.realism import quick_realism
 
         record |= quick_realism(model, data, config.realism_samples, seed=epoch, device=device)
