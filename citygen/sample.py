@@ -126,9 +126,26 @@ def sample(
     for start in range(0, n, batch_size):
         chunk = prefixes[start : start + batch_size]
         state = SampleState(model, len(chunk), config, dev, gen, chunk)
-        run_steps(state)
-        out += state.layouts(seed=seed, first_index=start)
+        finished: dict[int, nx.Graph] = {}
+
+        def harvest(st: SampleState, t: int) -> None:
+            # drop finished tiles from the batch so the long tail of big tiles runs on few rows
+            done = st.done.cpu()
+            if int(done.sum()) >= max(1, st.B // 4) and not bool(done.all()):
+                rows = torch.nonzero(done).squeeze(-1).tolist()
+                for G in st.layouts(seed=seed, first_index=start, rows=rows):
+                    finished[G.graph["index"] - start] = G
+                st.reindex(torch.nonzero(~done).squeeze(-1))
+
+        run_steps(state, every=COMPACT_EVERY, callback=harvest)
+        for G in state.layouts(seed=seed, first_index=start):
+            finished[G.graph["index"] - start] = G
+        out += [finished[i] for i in range(len(chunk))]
     return out
+
+
+#: Steps between checks for finished tiles to drop from a sampling batch.
+COMPACT_EVERY = 8
 
 
 def run_steps(state: SampleState, every: int = 0, callback: Callable[[SampleState, int], None] | None = None) -> None:

@@ -86,6 +86,7 @@ class SampleState:
         self.s_prev = torch.zeros(B, **kw)  # perimeter coordinate of the last border node
         self.all_border = torch.ones(B, dtype=torch.bool, **kw)
         self.done = torch.zeros(B, dtype=torch.bool, **kw)
+        self.row = torch.arange(B, **kw)  # each row's index in the original batch (rows compact)
         self.cache = model.new_cache()
         self._init_prefix(prefixes)
 
@@ -95,6 +96,7 @@ class SampleState:
         for name, value in list(vars(self).items()):
             if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == self.B:
                 setattr(self, name, value[index].clone())
+        self.B = int(index.shape[0])
         if self.model.config.backbone == "transformer":
             for layer in self.cache:
                 for key in list(layer):
@@ -427,14 +429,15 @@ class SampleState:
         rel_p = torch.where((ty == CHILD)[:, None], pos - self.pos[ar, parent.clamp(min=0)], torch.zeros_like(pos))
         return self.model.node_tokens(pos, ty.clamp(0, N_TYPES - 2), rel_p, msg)
 
-    def layouts(self, seed: int, first_index: int = 0) -> list[nx.Graph]:
-        """The finished tiles as layout graphs in metres."""
+    def layouts(self, seed: int, first_index: int = 0, rows: list[int] | None = None) -> list[nx.Graph]:
+        """The tiles (all rows, or ``rows``) as layout graphs in metres."""
         size = self.model.config.tile_size
         pos = self.pos.cpu().numpy().astype(np.float64)
         types, edges, ecls, m = (x.cpu().numpy() for x in (self.types, self.edges, self.ecls, self.m))
+        row_id = self.row.cpu().numpy()
         out = []
-        for b in range(self.B):
-            G = new_layout(size, seed=seed, index=first_index + b, source="citygen")
+        for b in range(self.B) if rows is None else rows:
+            G = new_layout(size, seed=seed, index=first_index + int(row_id[b]), source="citygen")
             n = int((types[b] >= 0).sum())
             for i in range(n):
                 G.add_node(i, x=float(pos[b, i, 0] * size), y=float(pos[b, i, 1] * size), border=bool(types[b, i] == BORDER))
