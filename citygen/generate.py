@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import torch
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
-from citygen.errors import CheckpointError, UsageError
+from citygen.device import resolve_device
+from citygen.errors import CheckpointError
 from citygen.model import LayoutModel
 from citygen.sample import SampleConfig, sample
 
@@ -20,19 +20,6 @@ log = logging.getLogger(__name__)
 
 #: Formats written when none is asked for: the GIS file and a picture of each layout.
 DEFAULT_FORMATS = ("geojson", "png")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a usage error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        msg = "--device cuda asked for, but torch sees no CUDA device"
-        raise UsageError(msg)
-    if name not in ("cpu", "cuda"):
-        msg = f"device must be auto, cpu or cuda, got {name!r}"
-        raise UsageError(msg)
-    return torch.device(name)
 
 
 @dataclass(frozen=True)

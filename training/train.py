@@ -21,6 +21,7 @@ from citygen import atomic
 from citygen._memory import release_free_memory, resident_gb
 from citygen.batch import collate
 from citygen.checkpoint import CONFIG, save_model
+from citygen.device import resolve_device
 from citygen.errors import CheckpointError, UsageError
 from citygen.likelihood import batch_nll, sequence_batch
 from citygen.model import LayoutModel, ModelConfig
@@ -80,16 +81,6 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             msg = f"device must be auto, cpu or cuda, got {self.device!r}"
             raise UsageError(msg)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        msg = "--device cuda asked for, but torch sees no CUDA device"
-        raise UsageError(msg)
-    return torch.device(name)
 
 
 def lr_at(step: int, progress: float, cfg: TrainConfig) -> float:

@@ -262,7 +262,7 @@ def evaluate(
         model_name = f"generated: {generated}"
     else:
         from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
-        from citygen.generate import resolve_device
+        from citygen.device import resolve_device
         from citygen.sample import sample
 
         dev = resolve_device(device)

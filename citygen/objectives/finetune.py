@@ -139,7 +139,7 @@ def policy_step(
 
 
 def _resolve_device(name: str) -> torch.device:
-    from citygen.generate import resolve_device
+    from citygen.device import resolve_device
 
     return resolve_device(name)
 
