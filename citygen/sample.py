@@ -54,6 +54,9 @@ class SampleConfig:
         Softmax temperature of every decision (1.0 samples the model as learned).
     max_tries
         Redraws of a position before the step is ended instead.
+    snap
+        Dead ends that stop less than this many metres short of a street, straight ahead, are
+        joined to it after sampling (:mod:`citygen.snap`); 0 keeps the layouts as sampled.
     """
 
     min_dist: float = 10.0
@@ -62,10 +65,14 @@ class SampleConfig:
     max_nodes: int = 600
     temperature: float = 1.0
     max_tries: int = 8
+    snap: float = 25.0
 
     def __post_init__(self) -> None:
         if self.min_dist < 0 or self.clearance < 0 or not 0 <= self.min_angle < 90:
             msg = "min_dist and clearance must be >= 0 and min_angle in [0, 90)"
+            raise UsageError(msg)
+        if self.snap < 0:
+            msg = f"snap must be >= 0 metres, got {self.snap}"
             raise UsageError(msg)
         if self.max_nodes < 2 or self.temperature <= 0 or self.max_tries < 1:
             msg = "max_nodes must be >= 2, temperature > 0 and max_tries >= 1"
@@ -141,6 +148,10 @@ def sample(
         for G in state.layouts(seed=seed, first_index=start):
             finished[G.graph["index"] - start] = G
         out += [finished[i] for i in range(len(chunk))]
+    if config.snap > 0:
+        from citygen.snap import snap_dead_ends
+
+        out = [snap_dead_ends(G, config.snap, config.min_dist, config.clearance, config.min_angle) for G in out]
     return out
 
 

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
     p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=number, default=1.0, help="sampling temperature")
+    p.add_argument("--snap", type=number, default=25.0, help="join dead ends this close (m) to a street straight ahead; 0: off")
     g = p.add_argument_group("steering (see docs/objectives.md)")
     g.add_argument(
         "--objective", metavar="NAMES", help="connectivity, travel_time, length, or a comma list"
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from export.geo import parse_center
 
     center = parse_center(args.center) if args.center else None
-    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature)
+    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap)
     result = generate(
         args.out,
         model=args.model,

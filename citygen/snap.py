@@ -1,0 +1,211 @@
+"""Close near-miss dead ends after sampling: a street that stops just short of another joins it.
+
+Streets are sampled node by node, and a street already drawn as one straight edge cannot gain a
+T junction later; so sampled streets often stop a few metres before the street they were heading
+for (two thirds of sampled dead ends lay within 30 m of another street, against a third of real
+ones). :func:`snap_dead_ends` repairs these, as procedural generators snap (Parish and Mueller
+2001): for every interior dead end, in node order,
+
+the street is extended straight ahead; if it meets another street within ``snap`` metres it
+joins it there, a T junction: the street met is split at that point and keeps its class. A
+meeting point closer than ``min_dist`` to an end of the street met joins that end instead; a gap
+shorter than ``min_dist`` moves the dead end itself onto the street. A repair is made only if
+the layout keeps every rule of the sampler: no crossing, no node closer than ``min_dist`` to
+another, no street within ``clearance`` of a node it does not end at, and streets at a node at
+least ``min_angle`` apart. Border nodes are never dead ends.
+
+Joining the nearest node or the nearest point of a street as well (not only straight ahead)
+closed more dead ends but made too many small loops: on 200 layouts the realism score went from
+2.96 to 3.00 that way, and to 2.80 with the straight extension alone (2.81 -> 2.70 and 3.00 ->
+2.90 on two more seeds), so only the straight extension is kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+
+from citygen.layout import add_street
+
+_EPS = 1e-9
+
+
+def _xy(G: nx.Graph, n: int) -> np.ndarray:
+    return np.array([G.nodes[n]["x"], G.nodes[n]["y"]])
+
+
+def _seg_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from point ``p`` to segments ``a (k, 2) -> b (k, 2)``."""
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), _EPS), 0.0, 1.0)
+    return np.linalg.norm(a + t[:, None] * ab - p, axis=1)
+
+
+def _crosses(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether segment p-q properly intersects each segment a-b (touching at ends excluded)."""
+    def orient(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return (y[..., 0] - x[..., 0]) * (z[..., 1] - x[..., 1]) - (y[..., 1] - x[..., 1]) * (z[..., 0] - x[..., 0])
+
+    d1, d2 = orient(a, b, p), orient(a, b, q)
+    d3, d4 = orient(p, q, a), orient(p, q, b)
+    return (d1 * d2 < -_EPS) & (d3 * d4 < -_EPS)
+
+
+def _ray_hit(p: np.ndarray, d: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance along ray p + t d to each segment a-b, and the parameter on the segment (inf/nan if none)."""
+    e = b - a
+    den = d[0] * e[:, 1] - d[1] * e[:, 0]
+    w = a - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (w[:, 0] * e[:, 1] - w[:, 1] * e[:, 0]) / den
+        s = (w[:, 0] * d[1] - w[:, 1] * d[0]) / den
+    ok = (np.abs(den) > _EPS) & (t > _EPS) & (s >= 0) & (s <= 1)
+    return np.where(ok, t, np.inf), np.where(ok, s, np.nan)
+
+
+class _Layout:
+    """Arrays of a layout for the rule checks, rebuilt after each repair."""
+
+    def __init__(self, G: nx.Graph) -> None:
+        self.nodes = list(G.nodes)
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.xy = np.array([_xy(G, n) for n in self.nodes]).reshape(-1, 2)
+        self.edges = list(G.edges)
+        e = np.array([(self.index[u], self.index[v]) for u, v in self.edges], dtype=np.int64).reshape(-1, 2)
+        self.a, self.b = self.xy[e[:, 0]], self.xy[e[:, 1]]
+
+
+def _angle_ok(G: nx.Graph, at: np.ndarray, nbrs: list[np.ndarray], to: np.ndarray, min_angle: float) -> bool:
+    ang = math.atan2(to[1] - at[1], to[0] - at[0])
+    for q in nbrs:
+        d = abs((math.atan2(q[1] - at[1], q[0] - at[0]) - ang + math.pi) % (2 * math.pi) - math.pi)
+        if d < min_angle:
+            return False
+    return True
+
+
+def _street_ok(G: nx.Graph, L: _Layout, v: int, p: np.ndarray, q: np.ndarray, ignore: set, ends: set, cfg: dict) -> bool:
+    """Whether a new street p (node v) - q keeps the rules; ``ignore`` edges, ``ends`` nodes exempt."""
+    if np.linalg.norm(q - p) < _EPS:
+        return False
+    keep = np.array([e not in ignore and (e[1], e[0]) not in ignore for e in L.edges], dtype=bool)
+    touch = np.array([e[0] in ends or e[1] in ends for e in L.edges], dtype=bool)
+    if keep.any() and _crosses(p, q, L.a[keep & ~touch], L.b[keep & ~touch]).any():
+        return False
+    if (keep & ~touch).any() and (_seg_dist(q, L.a[keep & ~touch], L.b[keep & ~touch]) < cfg["clearance"]).any():
+        return False  # the new end must not touch another street
+    others = np.array([n not in ends for n in L.nodes], dtype=bool)
+    if others.any() and (_seg_dist_points(L.xy[others], p, q) < cfg["clearance"]).any():
+        return False
+    # a street that shares an end with another must not run along it
+    return _angle_ok(G, p, [_xy(G, w) for w in G.neighbors(v)], q, cfg["min_angle"])
+
+
+def _seg_dist_points(pts: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Distance from each point to segment p-q."""
+    return _seg_dist_many(pts, p, q)
+
+
+def _seg_dist_many(pts: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    pq = q - p
+    t = np.clip(((pts - p) * pq).sum(1) / max(float((pq * pq).sum()), _EPS), 0.0, 1.0)
+    return np.linalg.norm(p + t[:, None] * pq - pts, axis=1)
+
+
+def _try_join_node(G: nx.Graph, L: _Layout, v: int, w: int, cfg: dict) -> bool:
+    if w == v or G.has_edge(v, w) or not G.has_node(w):
+        return False
+    p, q = _xy(G, v), _xy(G, w)
+    if not _angle_ok(G, q, [_xy(G, x) for x in G.neighbors(w)], p, cfg["min_angle"]):
+        return False
+    if not _street_ok(G, L, v, p, q, set(), {v, w}, cfg):
+        return False
+    add_street(G, v, w, G.edges[v, next(iter(G.neighbors(v)))]["highway"])
+    return True
+
+
+def _try_join_point(G: nx.Graph, L: _Layout, v: int, k: int, s: float, cfg: dict, new_id: int) -> bool:
+    """Join dead end v to the point at parameter s of edge k (splitting it, or at its end)."""
+    a_id, b_id = L.edges[k]
+    a, b = _xy(G, a_id), _xy(G, b_id)
+    x = a + s * (b - a)
+    if np.linalg.norm(x - a) < cfg["min_dist"]:
+        return _try_join_node(G, L, v, a_id, cfg)
+    if np.linalg.norm(x - b) < cfg["min_dist"]:
+        return _try_join_node(G, L, v, b_id, cfg)
+    others = np.array([n != v for n in L.nodes], dtype=bool)
+    if (np.linalg.norm(L.xy[others] - x, axis=1) < cfg["min_dist"]).any():
+        return False
+    p = _xy(G, v)
+    if np.linalg.norm(x - p) < cfg["min_dist"]:
+        return _move_onto(G, L, v, a_id, b_id, x, cfg)
+    if not _street_ok(G, L, v, p, x, {(a_id, b_id)}, {v}, cfg):
+        return False
+    # the joining street must meet the split street at a real angle
+    if not _angle_ok(G, x, [a, b], p, cfg["min_angle"]):
+        return False
+    cls = G.edges[a_id, b_id]["highway"]
+    G.remove_edge(a_id, b_id)
+    G.add_node(new_id, x=float(x[0]), y=float(x[1]), border=False)
+    add_street(G, a_id, new_id, cls)
+    add_street(G, new_id, b_id, cls)
+    add_street(G, v, new_id, G.edges[v, next(iter(G.neighbors(v)))]["highway"])
+    return True
+
+
+def _move_onto(G: nx.Graph, L: _Layout, v: int, a_id: int, b_id: int, x: np.ndarray, cfg: dict) -> bool:
+    """Move dead end ``v`` onto street a-b at ``x`` (closer than ``min_dist``) and split it there."""
+    u = next(iter(G.neighbors(v)))
+    pu = _xy(G, u)
+    moved = G.copy()
+    moved.nodes[v]["x"], moved.nodes[v]["y"] = float(x[0]), float(x[1])
+    moved.remove_edge(u, v)  # the street u-v is redrawn to the new place
+    if not _street_ok(moved, _Layout(moved), u, pu, x, {(a_id, b_id)}, {u, v}, cfg):
+        return False
+    if not _angle_ok(G, x, [_xy(G, a_id), _xy(G, b_id)], pu, cfg["min_angle"]):
+        return False
+    cls = G.edges[a_id, b_id]["highway"]
+    G.remove_edge(a_id, b_id)
+    G.nodes[v]["x"], G.nodes[v]["y"] = float(x[0]), float(x[1])
+    add_street(G, u, v, G.edges[u, v]["highway"])  # its length changed
+    add_street(G, a_id, v, cls)
+    add_street(G, v, b_id, cls)
+    return True
+
+
+def snap_dead_ends(G: nx.Graph, snap: float = 25.0, min_dist: float = 10.0, clearance: float = 2.0, min_angle: float = 10.0) -> nx.Graph:
+    """Return a copy of layout ``G`` with near-miss dead ends joined (see the module docstring).
+
+    Parameters
+    ----------
+    G
+        A layout (node ``x``, ``y`` in metres, ``border``; edge ``highway``, ``length``).
+    snap
+        Largest gap in metres that is closed; 0 returns ``G`` unchanged.
+    min_dist, clearance, min_angle
+        The sampler's rules (metres, metres, degrees), kept by every repair.
+    """
+    if snap <= 0:
+        return G
+    H = G.copy()
+    cfg = {"min_dist": min_dist, "clearance": clearance, "min_angle": math.radians(min_angle)}
+    next_id = max(H.nodes, default=-1) + 1
+    dead = [n for n in sorted(H.nodes) if H.degree(n) == 1 and not H.nodes[n].get("border", False)]
+    for v in dead:
+        if H.degree(v) != 1:
+            continue
+        L = _Layout(H)
+        p = _xy(H, v)
+        u = next(iter(H.neighbors(v)))
+        d = p - _xy(H, u)
+        d = d / max(float(np.linalg.norm(d)), _EPS)
+        incident = np.array([v in e for e in L.edges], dtype=bool)
+        t, s = _ray_hit(p, d, L.a, L.b)
+        t[incident] = np.inf
+        k = int(np.argmin(t)) if len(t) else -1
+        if k >= 0 and t[k] <= snap and _try_join_point(H, L, v, k, float(s[k]), cfg, next_id):
+            next_id += 1
+            continue
+    return H
