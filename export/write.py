@@ -16,6 +16,7 @@ so a failed call leaves no half-written file behind.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ import networkx as nx
 
 from citygen._version import __version__
 from citygen.errors import OutputError, UsageError
-from export import geojson, graphml, osmxml, plot
+from export import plot
 from export.geo import check_center, resolve_placement
 from export.streets import StreetNetwork, street_network
 
@@ -131,11 +132,18 @@ def _networks(
     return nets
 
 
+#: Writer of each network format, ``module:function`` (imported on first use: osmnx, which the
+#: GraphML writer needs, takes longer to import than writing 64 GeoJSON files).
 _NETWORK_WRITERS = {
-    "geojson": geojson.write_geojson_network,
-    "graphml": graphml.write_graphml_network,
-    "osm": osmxml.write_osm_network,
+    "geojson": "export.geojson:write_geojson_network",
+    "graphml": "export.graphml:write_graphml_network",
+    "osm": "export.osmxml:write_osm_network",
 }
+
+
+def _network_writer(fmt: str) -> Any:
+    module, name = _NETWORK_WRITERS[fmt].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def write_layouts(
@@ -196,7 +204,7 @@ def write_layouts(
             if fmt == "png":
                 plot.write_png(G, path, _label(net.metadata, stem))
             else:
-                _NETWORK_WRITERS[fmt](net, path)
+                _network_writer(fmt)(net, path)
             written.append(path)
         log.info("exported %s (%d streets)", stem, len(net.streets))
     if "png" in fmts and layouts:
