@@ -112,18 +112,24 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     rlog = F.log_softmax(model.head_root(h[is_r]), -1)
     out["root"] = _scatter(is_r, _pick(rlog, batch["root_bin"][is_r]) + 2 * math.log(1.0 / bn.root_grid))
     # edges to window candidates, and road classes (border and child steps)
+    # scored only on (step, candidate) pairs that are candidates or the parent street: the
+    # window is mostly empty early in a tile, and the pair MLP is the costliest head
     is_e = is_b | is_c
-    ke = window_view(model.edge_k(nodes), M)[is_e]
-    rel = (window_view(batch["pos"], M) - batch["pos_step"].unsqueeze(-2))[is_e]
+    cand = batch["w_cand"][is_e]  # (R, M)
     is_par = batch["w_is_parent"][is_e] & is_c[is_e].unsqueeze(-1)
-    el = model.edge_logits(h[is_e], batch["pos_step"][is_e], ke, rel, is_par, batch["w_deg"][is_e])
-    cand = batch["w_cand"][is_e]
-    bce = F.binary_cross_entropy_with_logits(el[..., 0], batch["w_tgt"][is_e], reduction="none")
-    out["edges"] = _scatter(is_e, (bce * cand).sum(-1))
-    clog = F.log_softmax(el[..., 1:], -1)
+    pair = cand | is_par
+    row = torch.nonzero(pair)[:, 0]
+    q = model.edge_query(h[is_e], batch["pos_step"][is_e])[row]  # (P, dp)
+    ke = window_view(model.edge_k(nodes), M)[is_e][pair]
+    rel = (window_view(batch["pos"], M) - batch["pos_step"].unsqueeze(-2))[is_e][pair]
+    el = model.edge_scores(q, ke, rel, is_par[pair], batch["w_deg"][is_e][pair])  # (P, 1 + C)
+    bce = F.binary_cross_entropy_with_logits(el[..., 0], batch["w_tgt"][is_e][pair], reduction="none")
+    R = int(is_e.sum())
+    zeros = torch.zeros(R, dtype=el.dtype, device=el.device)
+    out["edges"] = _scatter(is_e, zeros.index_add(0, row, bce * cand[pair]))
     cls_t = torch.where(cand, batch["w_cls"][is_e], -1)
-    cls_t = torch.where(is_par, batch["parent_class"][is_e].unsqueeze(-1), cls_t)
-    out["classes"] = _scatter(is_e, _pick(clog, cls_t).sum(-1))
+    cls_t = torch.where(is_par, batch["parent_class"][is_e].unsqueeze(-1), cls_t)[pair]
+    out["classes"] = _scatter(is_e, zeros.index_add(0, row, _pick(F.log_softmax(el[..., 1:], -1), cls_t)))
     return out
 
 

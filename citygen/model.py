@@ -277,7 +277,15 @@ class LayoutModel(nn.Module):
         candidates' backbone outputs; ``rel (..., M, 2)`` (candidate minus new node);
         ``is_parent`` and ``deg`` ``(..., M)``. Returns ``(..., M, 1 + C)``.
         """
-        q = self.edge_q(torch.cat([h, self.fourier_abs(pos_t)], dim=-1)).unsqueeze(-2)
+        return self.edge_scores(self.edge_query(h, pos_t).unsqueeze(-2), ke, rel, is_parent, deg)
+
+    def edge_query(self, h: Tensor, pos_t: Tensor) -> Tensor:
+        """The new node's side of the edge scores, ``(..., dp)``."""
+        return self.edge_q(torch.cat([h, self.fourier_abs(pos_t)], dim=-1))
+
+    def edge_scores(self, q: Tensor, ke: Tensor, rel: Tensor, is_parent: Tensor, deg: Tensor) -> Tensor:
+        """Edge logits from a query ``q`` broadcast against candidates (see :meth:`edge_logits`);
+        the likelihood calls it on (step, candidate) pairs that exist only, ``(P, dp)``."""
         state = is_parent.long() * 16 + deg.clamp(0, 15)
         z = q + ke + self.edge_rel(self.fourier_rel(rel)) + self.edge_state(state)
         return self.edge_out(F.gelu(z))

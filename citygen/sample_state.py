@@ -303,8 +303,8 @@ class SampleState:
             origin = self.pos[rows[todo], p[todo]]
             exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
             centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
-            good_e = self._point_ok(rows[todo], p[todo], exact, t) & (kd >= 0)
-            good_c = self._point_ok(rows[todo], p[todo], centre, t) & (kd >= 0)
+            both = self._point_ok(rows[todo].repeat(2), p[todo].repeat(2), torch.cat([exact, centre]), t)
+            good_e, good_c = both[: len(todo)] & (kd >= 0), both[len(todo) :] & (kd >= 0)
             pt[todo] = torch.where(good_e[:, None], exact, centre)
             ok[todo] = good_e | good_c
             bad = todo[~(good_e | good_c)]

@@ -193,10 +193,10 @@ def snap_dead_ends(G: nx.Graph, snap: float = 25.0, min_dist: float = 10.0, clea
     cfg = {"min_dist": min_dist, "clearance": clearance, "min_angle": math.radians(min_angle)}
     next_id = max(H.nodes, default=-1) + 1
     dead = [n for n in sorted(H.nodes) if H.degree(n) == 1 and not H.nodes[n].get("border", False)]
+    L = _Layout(H)  # rebuilt only after a repair changes the layout
     for v in dead:
         if H.degree(v) != 1:
             continue
-        L = _Layout(H)
         p = _xy(H, v)
         u = next(iter(H.neighbors(v)))
         d = p - _xy(H, u)
@@ -207,5 +207,5 @@ def snap_dead_ends(G: nx.Graph, snap: float = 25.0, min_dist: float = 10.0, clea
         k = int(np.argmin(t)) if len(t) else -1
         if k >= 0 and t[k] <= snap and _try_join_point(H, L, v, k, float(s[k]), cfg, next_id):
             next_id += 1
-            continue
+            L = _Layout(H)
     return H

@@ -27,7 +27,6 @@ import networkx as nx
 
 from citygen._version import __version__
 from citygen.errors import OutputError, UsageError
-from export import plot
 from export.geo import check_center, resolve_placement
 from export.streets import StreetNetwork, street_network
 
@@ -202,6 +201,8 @@ def write_layouts(
         for fmt in fmts:
             path = out / f"{stem}{FORMATS[fmt]}"
             if fmt == "png":
+                from export import plot  # matplotlib only when pictures are asked for
+
                 plot.write_png(G, path, _label(net.metadata, stem))
             else:
                 _network_writer(fmt)(net, path)
@@ -209,5 +210,7 @@ def write_layouts(
         log.info("exported %s (%d streets)", stem, len(net.streets))
     if "png" in fmts and layouts:
         labels = [_label(n.metadata, s) for n, s in zip(nets, stems, strict=True)]
+        from export import plot
+
         written.append(plot.write_sheet(layouts, out / SHEET, labels))
     return written
