@@ -9,6 +9,8 @@ layouts:
   of a node it does not end at, and a new node keeps ``clearance`` from every street;
 - streets meeting at a node differ in direction by at least ``min_angle`` degrees (no
   overlapping or duplicate edges; zero-length edges are impossible by the distance rule).
+- no node gets more than ``MAX_DEGREE`` (8) streets, the largest degree in the corpus; so
+  every street of a node is known to the angle rule.
 
 Position bins are masked where the bin centre breaks a rule (ray tests against all nodes and
 streets at once); the exact point inside the chosen bin is checked again and, if it fails,

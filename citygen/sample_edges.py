@@ -9,7 +9,7 @@ from torch import Tensor
 
 from citygen import geometry as geo
 from citygen.encode import BORDER, CHILD
-from citygen.sample_state import SampleState, _angle_diff, categorical
+from citygen.sample_state import K_NBR, SampleState, _angle_diff, categorical
 
 
 def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) -> Tensor:
@@ -43,6 +43,16 @@ def _angle_conflicts(rel: Tensor, chosen: Tensor, priority: Tensor, min_angle: f
     return chosen & ~beaten.any(-1)
 
 
+def _at_most(chosen: Tensor, priority: Tensor, k: int) -> Tensor:
+    """Keep at most ``k`` chosen streets per row ``(B, M)``, those of highest priority."""
+    if chosen.shape[-1] <= k:
+        return chosen
+    score = torch.where(chosen, priority, torch.full_like(priority, -math.inf))
+    order = score.argsort(dim=-1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.shape[-1], device=order.device).expand_as(order))
+    return chosen & (rank < k)
+
+
 def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Accepted streets of the new node to window candidates, and their classes.
 
@@ -54,6 +64,7 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     active = ~st.done
     is_b, is_c = (ty == BORDER) & active, (ty == CHILD) & active
     cand = valid[None] & (is_b[:, None] | (is_c[:, None] & (jc[None] > parent[:, None])))
+    cand &= st.deg[:, jc] < K_NBR  # a node takes at most K_NBR streets
     is_par = valid[None] & is_c[:, None] & (jc[None] == parent[:, None])
     rel = st.pos[:, jc] - pos[:, None]
     el = model.edge_logits(h, pos, st.kedge[:, jc], rel, is_par, st.deg[:, jc])
@@ -61,7 +72,8 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     u = torch.rand(prob.shape, generator=st.gen, device=st.dev)
     draw = (u < prob) & cand
     draw &= _drawn_ok(st, t, pos, jc, draw)
-    accepted = _angle_conflicts(rel, draw | is_par, prob + 2.0 * is_par, st.min_angle)
+    priority = prob + 2.0 * is_par
+    accepted = _at_most(_angle_conflicts(rel, draw | is_par, priority, st.min_angle), priority, K_NBR)
     classes = categorical(el[..., 1:], torch.ones_like(el[..., 1:], dtype=torch.bool), st.gen, st.T)
     forced = st._forced(t)
     if bool(forced.any()):

@@ -16,11 +16,13 @@ from torch import Tensor
 
 from citygen import geometry as geo
 from citygen.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
-from citygen.layout import ROAD_CLASSES, add_street, new_layout
+from citygen.layout import MAX_DEGREE, ROAD_CLASSES, add_street, new_layout
 from citygen.model import N_CLASSES, N_SECTORS, LayoutModel
 from data_prep.order import Sequence
 
-K_NBR = 8  # neighbours remembered per node (for angle rules and parent context)
+#: Streets remembered per node (angle rules, parent context): all of them, since no node may
+#: get more than MAX_DEGREE, so the rules hold exactly.
+K_NBR = MAX_DEGREE
 MARGIN = 1e-4  # interior nodes keep this normalised distance from the tile border
 
 
@@ -249,7 +251,7 @@ class SampleState:
         j = t - 1 - torch.arange(self.M, device=self.dev)
         valid, jc = j >= 0, j.clamp(min=0)
         last = self.last_parent[rows]
-        ptr_mask = valid[None] & (jc[None] >= last[:, None])
+        ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (self.deg[rows][:, jc] < K_NBR)
         logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], self.deg[rows][:, jc])
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)

@@ -27,7 +27,7 @@ import math
 import networkx as nx
 import numpy as np
 
-from citygen.layout import add_street
+from citygen.layout import MAX_DEGREE, add_street
 
 _EPS = 1e-9
 
@@ -115,7 +115,7 @@ def _seg_dist_many(pts: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _try_join_node(G: nx.Graph, L: _Layout, v: int, w: int, cfg: dict) -> bool:
-    if w == v or G.has_edge(v, w) or not G.has_node(w):
+    if w == v or G.has_edge(v, w) or not G.has_node(w) or G.degree(w) >= MAX_DEGREE:
         return False
     p, q = _xy(G, v), _xy(G, w)
     if not _angle_ok(G, q, [_xy(G, x) for x in G.neighbors(w)], p, cfg["min_angle"]):

@@ -12,6 +12,7 @@ from citygen.checkpoint import load_model
 from citygen.errors import UsageError
 from citygen.layout import ROAD_CLASSES
 from citygen.sample import SampleConfig, sample
+from citygen.sample_state import K_NBR
 from data_prep.order import Sequence, to_sequence
 
 
@@ -56,6 +57,28 @@ def test_every_sampled_layout_obeys_the_rules(model):
     assert sum(G.number_of_nodes() for G in layouts) > 16 * 4 * 10  # real layouts, not empty ones
     bad = {i: v for i, G in enumerate(layouts) if (v := violations(G))}
     assert not bad, f"{len(bad)} of {len(layouts)} layouts break a rule, e.g. {next(iter(bad.values()))[:3]}"
+
+
+def test_rules_hold_for_a_model_that_wants_every_street(model, monkeypatch):
+    """A degenerate model (a fine-tuned one was) that draws every allowed street and keeps
+    giving children to the same parent: no node gets more than 8 streets (the corpus maximum,
+    and what the sampler remembers per node), and the angle rule keeps streets apart."""
+    edge_logits, pointer_logits = model.edge_logits, model.pointer_logits
+
+    def every_street(*args, **kw):
+        out = edge_logits(*args, **kw).clone()
+        out[..., 0] += 20.0
+        return out
+
+    def same_parent(h, kp, is_last, deg):
+        return pointer_logits(h, kp, is_last, deg) + 20.0 * is_last.float()
+
+    monkeypatch.setattr(model, "edge_logits", every_street)
+    monkeypatch.setattr(model, "pointer_logits", same_parent)
+    layouts = sample(model, 4, seed=0, config=SampleConfig(max_nodes=120))
+    assert max(d for G in layouts for _, d in G.degree()) == K_NBR  # the cap is reached, not passed
+    bad = {i: v for i, G in enumerate(layouts) if (v := violations(G))}
+    assert not bad, f"{len(bad)} layouts break a rule, e.g. {next(iter(bad.values()))[:3]}"
 
 
 def test_stricter_min_distance_is_respected(model):

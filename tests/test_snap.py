@@ -62,3 +62,21 @@ def test_far_gaps_borders_and_crossings_are_left_alone():
     assert is_valid(H)
     assert not any(H.has_edge(3, w) for w in H.nodes if w != 2) or is_valid(H)
     assert snap_dead_ends(t_gap(15.0), snap=0).number_of_edges() == 2
+
+
+@pytest.mark.parametrize(("spokes", "joined"), [(7, True), (8, False)])
+def test_a_node_never_gets_more_than_eight_streets(spokes, joined):
+    """A dead end pointing at a junction joins it, unless the junction already has 8 streets
+    (the sampler's cap and the largest degree in the corpus)."""
+    import math
+
+    def at(r, deg):
+        return (500 + r * math.cos(math.radians(deg)), 500 + r * math.sin(math.radians(deg)))
+
+    points = {0: (500, 500)} | {k: at(100, 45 * (k - 1)) for k in range(1, spokes + 1)}
+    points |= {10: at(20, 22.5), 11: at(80, 22.5)}
+    G = layout(points, [(0, k) for k in range(1, spokes + 1)] + [(11, 10)])
+    H = snap_dead_ends(G)
+    assert H.has_edge(10, 0) is joined
+    assert max(d for _, d in H.degree()) <= 8
+    assert is_valid(H)
