@@ -6,10 +6,12 @@ seed, the realism score against the test split of the corpus, validity (planar, 
 distance, no duplicate streets) and the time per layout. Also writes a PNG: the same seeds
 unsteered and steered, side by side.
 
-Realism: ``citygen.metrics`` when it is importable; until then a documented stand-in
-(:func:`standin_realism`, the same definition on fewer statistics).
+Realism is the score of ``citygen evaluate`` (:func:`citygen.metrics.realism_scorer`: mean
+over street statistics of distance to the test split over the real-vs-real floor; 1.0 is as
+real as real).
 
     python bench/steering.py [--model RUN_DIR] [--data DATA_DIR] [--n 24] [--only travel_time]
+    python bench/steering.py --n 64 --rows best-of-n:N=16   # a larger-n check of some rows
     citygen finetune --objective connectivity --kl 0.1 --out DIR/connectivity_kl0.1 ...
 
 Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, written by
@@ -32,87 +34,44 @@ import networkx as nx
 import numpy as np
 import torch
 from _util import RESULTS
-from scipy.stats import wasserstein_distance
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
+from citygen.metrics import realism_scorer
 from citygen.model import LayoutModel
 from citygen.objectives import Combination, best_of_n, parse_objective, smc
-from citygen.objectives.functions import as_arrays, dead_end_share, giant_share, meshedness
+from citygen.objectives.smc import DEFAULT_BETA
 from citygen.objectives.validity import is_valid
 from citygen.sample import sample
 from data_prep.shards import load_dataset
 
-DEV_MODEL = "/tmp/cmp_tr_rel"
 #: (objective, weights, methods and settings) rows of the table.
-BASIC = [("best-of-n", 4), ("best-of-n", 16), ("smc", 4), ("smc", 16)]
-FINETUNE = [("finetune", 0.1), ("finetune", 1.0)]
-PLAN: list[tuple[str, str | None, list[tuple[str, float]]]] = [
+#: Settings: best-of-n ``N=``; smc ``P=`` particles and ``b=`` beta; finetune ``kl=``.
+BASIC = [
+    ("best-of-n", "N=4"),
+    ("best-of-n", "N=8"),
+    ("best-of-n", "N=16"),
+    ("smc", "P=4"),
+    ("smc", "P=16"),
+    ("smc", "P=16,b=16"),
+]
+FINETUNE = [("finetune", "kl=0.1"), ("finetune", "kl=1")]
+PLAN: list[tuple[str, str | None, list[tuple[str, str]]]] = [
     ("connectivity", None, BASIC + FINETUNE),
     ("travel_time", None, BASIC + FINETUNE),
-    ("connectivity,travel_time", "1,0.5", [("best-of-n", 16), ("smc", 16)]),
-    ("length", None, [("best-of-n", 16)]),
+    ("connectivity,travel_time", "1,0.5", [("best-of-n", "N=16"), ("smc", "P=16")]),
+    ("length", None, [("best-of-n", "N=16")]),
 ]
 
 
-# ----------------------------------------------------------------------- validity, realism
-def layout_stats(G: nx.Graph) -> dict[str, float]:
-    """Per-tile scalar statistics of the stand-in realism score (units: per km2, km, m)."""
-    a = as_arrays(G)
-    area = (a.tile_size / 1000.0) ** 2
-    deg = np.bincount(a.edges.ravel(), minlength=a.n)
-    inner = ~a.border
-    return {
-        "node_density": a.n / area,
-        "intersection_density": float(((deg >= 3) & inner).sum()) / area,
-        "street_density_km": float(a.length.sum()) / 1000.0 / area,
-        "mean_degree": float(deg[inner].mean()) if inner.any() else 0.0,
-        "segment_length_m": float(a.length.mean()) if a.length.size else 0.0,
-        "dead_end_share": dead_end_share(a),
-        "giant_share": giant_share(a),
-        "meshedness": meshedness(a),
-    }
+def parse_setting(text: str) -> dict[str, float]:
+    """``"P=16,b=16"`` -> ``{"P": 16.0, "b": 16.0}``."""
+    return {k: float(v) for k, v in (item.split("=") for item in text.split(","))}
 
 
-class StandinRealism:
-    """Realism = mean over statistics of W1(generated, test) / W1(train, test) (the floor).
-
-    The definition of the evaluation issue (1-Wasserstein distance of per-layout scalar
-    values, divided by the real-vs-real floor, averaged over statistics), on the eight scalar
-    statistics of :func:`layout_stats`; 1.0 is as real as real.
-    """
-
-    def __init__(self, train: list[nx.Graph], test: list[nx.Graph]) -> None:
-        self.test = self._table(test)
-        train_t = self._table(train)
-        self.floor = {k: wasserstein_distance(train_t[k], self.test[k]) for k in self.test}
-
-    @staticmethod
-    def _table(layouts: list[nx.Graph]) -> dict[str, np.ndarray]:
-        rows = [layout_stats(G) for G in layouts]
-        return {k: np.array([r[k] for r in rows]) for k in rows[0]}
-
-    def __call__(self, layouts: list[nx.Graph]) -> float:
-        gen = self._table(layouts)
-        return float(
-            np.mean(
-                [wasserstein_distance(gen[k], self.test[k]) / max(self.floor[k], 1e-9) for k in gen]
-            )
-        )
-
-
-def make_realism(data_dir: str) -> tuple[object, str]:
-    """The realism scorer and its name: citygen.metrics if present, else the stand-in."""
-    data = load_dataset(data_dir)
-    try:
-        from citygen.metrics import realism_scorer  # type: ignore[attr-defined]
-
-        return realism_scorer(data), "citygen.metrics"
-    except ImportError:
-        train = [t.layout() for t in data.tiles("train")]
-        test = [t.layout() for t in data.tiles("test")]
-        return StandinRealism(
-            train, test
-        ), "stand-in (bench/steering.py: W1/floor on 8 scalar statistics)"
+# ---------------------------------------------------------------------------------- realism
+def make_realism(data_dir: str) -> Callable[[list[nx.Graph]], float]:
+    """The realism score of ``citygen evaluate`` against the test split of ``data_dir``."""
+    return realism_scorer(load_dataset(data_dir))
 
 
 # ----------------------------------------------------------------------------------- runs
@@ -123,19 +82,18 @@ def timed(fn: Callable, *args: object, **kw: object) -> tuple[Any, float]:
 
 
 def run_method(
-    model: LayoutModel, objective: Combination, method: str, setting: float, args: Namespace
+    model: LayoutModel, objective: Combination, method: str, setting: str, args: Namespace
 ) -> tuple[list[nx.Graph], float] | None:
     """Layouts and seconds for one row; None if a fine-tuned model is missing."""
-    n, seed, ft_dir = args.n, args.seed, Path(args.finetune_dir)
+    n, seed, ft_dir, s = args.n, args.seed, Path(args.finetune_dir), parse_setting(setting)
     if method == "best-of-n":
-        res, dt = timed(
-            best_of_n, model, objective, n, seed, candidates=int(setting), batch_size=64
-        )
+        res, dt = timed(best_of_n, model, objective, n, seed, candidates=int(s["N"]), batch_size=64)
         return res.layouts, dt
     if method == "smc":
-        res, dt = timed(smc, model, objective, n, seed, particles=int(setting), batch_size=64)
+        kw = {"particles": int(s["P"]), "beta": s.get("b", DEFAULT_BETA), "batch_size": 64}
+        res, dt = timed(smc, model, objective, n, seed, **kw)
         return res.layouts, dt
-    run = ft_dir / f"{objective.names[0] if len(objective.names) == 1 else 'combo'}_kl{setting:g}"
+    run = ft_dir / f"{objective.names[0] if len(objective.names) == 1 else 'combo'}_kl{s['kl']:g}"
     if not (run / "model.safetensors").exists():
         logging.warning("no fine-tuned model %s: row skipped", run)
         return None
@@ -146,26 +104,30 @@ def run_method(
 def row(
     objective: Combination,
     method: str,
-    setting: float,
+    setting: str,
     layouts: list[nx.Graph],
     dt: float,
     base: dict,
     realism: Callable,
 ) -> dict:
     """One table row: objective value and change, realism, validity, time."""
-    name = objective.names[0]
-    values = [objective.values(G)[name] for G in layouts] if name in objective.names else []
-    value = float(np.mean(values)) if values else float("nan")
+    per = [objective.values(G) for G in layouts]
+    means = {k: float(np.mean([v[k] for v in per])) for k in objective.names}
+    change = {k: 100.0 * (means[k] - base["values"][k]) / abs(base["values"][k]) for k in means}
+    first = objective.names[0]
     return {
         "objective": str(objective),
         "method": method,
         "setting": setting,
-        "value": value,
+        "value": means[first],
+        "values": means,
         "score": float(np.mean(objective.scores(layouts))),
-        "change_pct": 100.0 * (value - base["value"]) / abs(base["value"]) if values else None,
+        "change_pct": change[first],
+        "changes_pct": change,
         "realism": realism(layouts),
         "validity": float(np.mean([is_valid(G) for G in layouts])),
         "nodes": float(np.mean([G.number_of_nodes() for G in layouts])),
+        "n": len(layouts),
         "s_per_layout": dt / len(layouts),
         "x_plain": dt / base["seconds"],
     }
@@ -185,8 +147,12 @@ def bench_objective(
     real_score = float(np.mean(objective.scores(real)))
     print(f"-- {objective}: real test tiles: {main_name} {real_value:.3f}, score {real_score:+.2f}")
     plain, dt = timed(sample, model, args.n, seed=args.seed, batch_size=64)
-    base = {"value": float(np.mean([objective.values(G)[main_name] for G in plain])), "seconds": dt}
-    rows = [row(objective, "unsteered", 0, plain, dt, base, realism)]
+    per = [objective.values(G) for G in plain]
+    base = {
+        "values": {k: float(np.mean([v[k] for v in per])) for k in objective.names},
+        "seconds": dt,
+    }
+    rows = [row(objective, "unsteered", "-", plain, dt, base, realism)]
     print(fmt(rows[-1]), flush=True)
     for method, setting in plan:
         got = run_method(model, objective, method, setting, args)
@@ -198,17 +164,26 @@ def bench_objective(
 
 
 # --------------------------------------------------------------------------------- output
-COLUMNS = ("objective", 28), ("method", 10), ("set", 5), ("value", 9), ("change", 8), ("score", 7)
+COLUMNS = (
+    ("objective", 28),
+    ("method", 10),
+    ("setting", 9),
+    ("value", 9),
+    ("change", 8),
+    ("score", 7),
+)
 COLUMNS += ("realism", 8), ("valid", 6), ("nodes", 6), ("s/layout", 9), ("x plain", 8)
 HEADER = " ".join(f"{c:{w}s}" if i < 2 else f"{c:>{w}s}" for i, (c, w) in enumerate(COLUMNS))
 
 
 def fmt(r: dict) -> str:
-    change = f"{r['change_pct']:+7.1f}%" if r["change_pct"] is not None else "       -"
+    """One printed table row; for combinations, the other objectives' values follow."""
+    name = "+".join(r["values"])[:28]
+    others = [f"{k} {v:.1f} ({r['changes_pct'][k]:+.1f}%)" for k, v in r["values"].items()][1:]
     return (
-        f"{r['objective']:28s} {r['method']:10s} {r['setting']:5g} {r['value']:9.3f} {change} "
-        f"{r['score']:+7.2f} {r['realism']:8.2f} {r['validity']:6.0%} {r['nodes']:6.1f} "
-        f"{r['s_per_layout']:9.3f} {r['x_plain']:8.1f}"
+        f"{name:28s} {r['method']:10s} {r['setting']:>9s} {r['value']:9.3f} "
+        f"{r['change_pct']:+7.1f}% {r['score']:+7.2f} {r['realism']:8.2f} {r['validity']:6.0%} "
+        f"{r['nodes']:6.1f} {r['s_per_layout']:9.3f} {r['x_plain']:8.1f}  " + ", ".join(others)
     )
 
 
@@ -242,22 +217,55 @@ def write_png(model: LayoutModel, path: Path, seed: int, k: int = 3) -> None:
     fig.savefig(path, dpi=80, bbox_inches="tight", facecolor="white")
 
 
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """Rows of ``old`` with those of ``new`` replacing the same (method, setting), in plan order.
+
+    Each row keeps the time ratio of its own run (``x_plain``: against the unsteered sampling
+    of the same run), so merged rows stay ratios measured in one run.
+    """
+    order = [("unsteered", "-")] + [(m, s) for *_, plan in PLAN for m, s in plan]
+    rows = {(r["method"], r["setting"]): r for r in old} | {
+        (r["method"], r["setting"]): r for r in new
+    }
+    return sorted(rows.values(), key=lambda r: order.index((r["method"], r["setting"])))
+
+
+def print_table(record: dict) -> None:
+    """Print every recorded row (all objectives) with the run's facts."""
+    print(
+        f"model {record['model']}; n={record['n']} layouts per row, seed {record['seed']}; "
+        f"realism: {record['realism']}; {record['device']}"
+    )
+    print(HEADER)
+    for rows in record["rows"].values():
+        print(f"-- {rows[0]['objective']} (n={rows[0].get('n', record['n'])} layouts per row)")
+        for r in rows:
+            print(fmt(r))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--model", help="model directory (default: the shipped model, else the dev model)"
-    )
+    ap.add_argument("--model", help="model directory (default: the shipped model)")
     ap.add_argument("--data", default="/tmp/corpus_v2")
     ap.add_argument("--n", type=int, default=24, help="layouts per row")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="run only this objective (results merge into the JSON)")
+    ap.add_argument(
+        "--rows",
+        nargs="+",
+        metavar="METHOD:SETTING",
+        help="run only these rows of the plan (e.g. best-of-n:N=16 smc:P=16,b=16): they replace "
+        "the same rows of the table, or at another --n go under '{objective} [n=N]'",
+    )
     ap.add_argument("--finetune-dir", default="/tmp/citygen_bench_finetune")
     ap.add_argument("--png", action="store_true", help="only write the side-by-side PNG")
+    ap.add_argument("--table", action="store_true", help="only print the recorded table")
     args = ap.parse_args()
+    if args.table:
+        print_table(json.loads((RESULTS / "steering.json").read_text()))
+        return
     torch.set_num_threads(1)
-    model_dir = args.model or (
-        str(DEFAULT_MODEL_DIR) if (DEFAULT_MODEL_DIR / "model.safetensors").exists() else DEV_MODEL
-    )
+    model_dir = args.model or str(DEFAULT_MODEL_DIR)
     model = load_model(model_dir)
     if args.png:
         RESULTS.mkdir(exist_ok=True)
@@ -265,22 +273,29 @@ def main() -> None:
         print(f"model {model_dir}: wrote {RESULTS / 'steering.png'}")
         return
     sample(model, 2, seed=12345)  # warm-up, so the first row's timing is fair
-    realism, realism_name = make_realism(args.data)
+    realism, realism_name = make_realism(args.data), "citygen.metrics (realism_scorer)"
     real = [t.layout() for t in load_dataset(args.data).tiles("test")]
     print(
         f"model {model_dir}; n={args.n} layouts per row, seed {args.seed}; realism: {realism_name}"
     )
     print(HEADER)
     out = RESULTS / "steering.json"
-    record = json.loads(out.read_text()) if out.exists() and args.only else {"rows": {}}
+    merge = out.exists() and (args.only or args.rows)
+    record = json.loads(out.read_text()) if merge else {"rows": {}}
     for names, weights, plan in PLAN:
         if args.only and names != args.only:
             continue
         objective = parse_objective(names, weights)
-        record["rows"][names] = bench_objective(model, objective, plan, args, realism, real)
+        key = names
+        if args.rows:
+            plan = [(m, st) for m, st in plan if f"{m}:{st}" in args.rows]
+            key = names if args.n == record.get("n") else f"{names} [n={args.n}]"
+        rows = bench_objective(model, objective, plan, args, realism, real)
+        record["rows"][key] = merge_rows(record["rows"].get(key, []), rows)
+    if not args.rows:
+        record["n"] = args.n  # the main table's n; --rows checks carry theirs in each row
     record |= {
         "model": model_dir,
-        "n": args.n,
         "seed": args.seed,
         "realism": realism_name,
         "device": "cpu (1 thread)",
