@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The shared OSM corpus (13 extracts), read in place.
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
 
 
 def run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
@@ -38,3 +40,12 @@ def save(name: str, record: dict) -> Path:
 def citygen_cmd(*args: str) -> list[str]:
     """The citygen command line run with this interpreter."""
     return [sys.executable, "-m", "citygen", *args]
+
+
+def corpus_data(data: str | None, tmp: str | Path) -> str:
+    """``data`` if given, else the corpus prepared with ``citygen prepare`` into ``tmp``."""
+    if data:
+        return data
+    out = str(Path(tmp) / "corpus")
+    run_timed(citygen_cmd("prepare", "--osm", str(CORPUS), "--out", out, "--no-progress"))
+    return out

@@ -22,9 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _util import citygen_cmd, run_timed, save
+from _util import CORPUS, citygen_cmd, run_timed, save
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -16,9 +16,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from _util import citygen_cmd, run_timed, save
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+from _util import citygen_cmd, corpus_data, run_timed, save
 
 
 def main() -> None:
@@ -28,9 +26,7 @@ def main() -> None:
     ap.add_argument("--model", help="model directory (default: the shipped model)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data or str(Path(tmp) / "corpus")
-        if not args.data:
-            run_timed(citygen_cmd("prepare", "--osm", str(CORPUS), "--out", data, "--no-progress"))
+        data = corpus_data(args.data, tmp)
         report = Path(tmp) / "report.json"
         cmd = citygen_cmd("evaluate", "--data", data, "--n", args.n, "--device", "cpu", "--json", str(report), "--no-progress")
         if args.model:

@@ -13,9 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from _util import citygen_cmd, run_timed, save
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+from _util import citygen_cmd, corpus_data, run_timed, save
 
 
 def main() -> None:
@@ -25,9 +23,7 @@ def main() -> None:
     ap.add_argument("--out", help="run directory (default: a temporary one)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    data = args.data or str(Path(tmp.name) / "corpus")
-    if not args.data:
-        run_timed(citygen_cmd("prepare", "--osm", str(CORPUS), "--out", data, "--no-progress"))
+    data = corpus_data(args.data, tmp.name)
     out = args.out or str(Path(tmp.name) / "run")
     wall, peak_gb, _ = run_timed(citygen_cmd("train", "--data", data, "--out", out, "--epochs", args.epochs,
                                              "--device", "cpu", "--no-progress"))

@@ -251,8 +251,9 @@ class SampleState:
         j = t - 1 - torch.arange(self.M, device=self.dev)
         valid, jc = j >= 0, j.clamp(min=0)
         last = self.last_parent[rows]
-        ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (self.deg[rows][:, jc] < K_NBR)
-        logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], self.deg[rows][:, jc])
+        deg = self.deg[rows][:, jc]
+        ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (deg < K_NBR)  # room for a street
+        logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], deg)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from citygen.checkpoint import CONFIG, load_model, read_config, save_model
+from citygen.device import resolve_device
 from citygen.errors import UsageError
 from citygen.likelihood import batch_nll, sequence_batch
 from citygen.model import LayoutModel
@@ -138,12 +139,6 @@ def policy_step(
     } | {k: round(v, 6) for k, v in means.items()}
 
 
-def _resolve_device(name: str) -> torch.device:
-    from citygen.device import resolve_device
-
-    return resolve_device(name)
-
-
 def _check_out(out: Path, base: Path | None) -> None:
     if out.is_file():
         msg = f"--out {out} is a file, not a directory"
@@ -197,7 +192,7 @@ def finetune(
     out = Path(out_dir)
     base = Path(model) if model is not None else None
     _check_out(out, base)
-    device = _resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
     base_cfg = read_config(base) if base is not None else {}
     policy = load_model(base, device)
     reference = copy.deepcopy(policy).eval().requires_grad_(False)
