@@ -12,7 +12,7 @@ import networkx as nx
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.device import resolve_device
-from citygen.errors import CheckpointError
+from citygen.errors import CheckpointError, UsageError
 from citygen.model import LayoutModel
 from citygen.sample import SampleConfig, sample
 
@@ -50,6 +50,8 @@ def generate(
     method: str | None = None,
     candidates: int = 16,
     particles: int = 16,
+    realism: float | None = None,
+    realism_data: str | Path | None = None,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir``.
 
@@ -79,12 +81,18 @@ def generate(
     method, candidates, particles
         Steering method (``best-of-n`` by default, ``smc``, ``finetune``) and its setting.
         A model written by ``citygen finetune`` is steered by ``finetune`` implicitly.
+    realism, realism_data
+        Weight of the realism term (None: the default, 0: objectives alone) and the real
+        tiles it measures against (a prepared data set or a reference JSON; None: the
+        shipped corpus reference); see :mod:`citygen.objectives.typicality`.
     """
     from export.write import parse_formats, write_layouts
 
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
     dev = resolve_device(device)
-    steering = _steering(model, objective, weights, method, candidates, particles)
+    steering = _steering(
+        model, objective, weights, method, candidates, particles, realism, realism_data
+    )
     if isinstance(model, LayoutModel):
         net, name = model.to(dev), "in-memory"
     else:
@@ -112,16 +120,29 @@ def _steering(
     method: str | None,
     candidates: int,
     particles: int,
+    realism: float | None = None,
+    realism_data: str | Path | None = None,
 ) -> Any:
     """Resolve the steering asked for; None is plain sampling (see ``resolve_steering``)."""
+    from citygen.objectives.combine import DEFAULT_REALISM
     from citygen.objectives.finetune import finetune_info
     from citygen.objectives.steer import resolve_steering
+    from citygen.objectives.typicality import load_reference
+
 
     tuned = None
     if not isinstance(model, LayoutModel):
         with contextlib.suppress(CheckpointError):  # load_model reports a bad model directory
             tuned = finetune_info(model if model is not None else DEFAULT_MODEL_DIR)
-    return resolve_steering(objective, weights, method, candidates, particles, tuned)
+    if objective is None and tuned is None and (realism is not None or realism_data is not None):
+        flag = "--realism" if realism is not None else "--realism-data"
+        msg = f"{flag} needs --objective"
+        raise UsageError(msg)
+    reference = load_reference(realism_data) if realism_data is not None else None
+    weight = DEFAULT_REALISM if realism is None else realism
+    return resolve_steering(
+        objective, weights, method, candidates, particles, tuned, weight, reference
+    )
 
 
 __all__ = ["DEFAULT_FORMATS", "DEFAULT_MODEL_DIR", "GenerateResult", "generate", "resolve_device"]

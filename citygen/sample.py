@@ -150,11 +150,17 @@ def sample(
         for G in state.layouts(seed=seed, first_index=start):
             finished[G.graph["index"] - start] = G
         out += [finished[i] for i in range(len(chunk))]
-    if config.snap > 0:
-        from citygen.snap import snap_dead_ends
+    return finish(out, config)
 
-        out = [snap_dead_ends(G, config.snap, config.min_dist, config.clearance, config.min_angle) for G in out]
-    return out
+
+def finish(layouts: list[nx.Graph], config: SampleConfig) -> list[nx.Graph]:
+    """Sampled layouts as a user gets them: dead ends joined (``config.snap``, if > 0)."""
+    if config.snap <= 0:
+        return layouts
+    from citygen.snap import snap_dead_ends
+
+    c = config
+    return [snap_dead_ends(G, c.snap, c.min_dist, c.clearance, c.min_angle) for G in layouts]
 
 
 #: Steps between checks for finished tiles to drop from a sampling batch.

@@ -173,14 +173,29 @@ def test_directions_and_normalisation():
     assert OBJECTIVES["travel_time"].direction == "minimise"
     G = grid()
     o = OBJECTIVES["length"]
-    assert parse_objective("length").score(G) == pytest.approx(-(length(G) - o.loc) / o.scale)
-    # weights are relative: 1,0.5 is the same as 2,1
-    a = parse_objective("connectivity,travel_time", "1,0.5").score(G)
-    b = parse_objective(["connectivity", "travel_time"], [2.0, 1.0]).score(G)
-    assert a == pytest.approx(b)
+    z = -(length(G) - o.loc) / o.scale
+    assert parse_objective("length", realism=0).score(G) == pytest.approx(z)
+    # weights are relative: 1,0.5 is the same as 2,1 (with or without the realism term)
+    for r in (0.0, 0.5):
+        a = parse_objective("connectivity,travel_time", "1,0.5", realism=r).score(G)
+        b = parse_objective(["connectivity", "travel_time"], [2.0, 1.0], realism=r).score(G)
+        assert a == pytest.approx(b)
     # a zero weight drops an objective
     c = parse_objective("connectivity,length", "1,0").score(G)
     assert c == pytest.approx(parse_objective("connectivity").score(G))
+
+
+def test_realism_term_is_subtracted_from_the_score():
+    G = grid()
+    plain = parse_objective("length", realism=0)
+    steered = parse_objective("length", realism=0.5)
+    values = steered.values(G)
+    assert set(values) == {"length", "typicality"}
+    assert "typicality" not in plain.values(G)
+    assert steered.score(G) == pytest.approx(plain.score(G) - 0.5 * values["typicality"])
+    assert steered.without_realism().score(G) == pytest.approx(plain.score(G))
+    assert steered.describe()["realism"] == 0.5
+    assert "corpus" in steered.describe()["realism_reference"]
 
 
 def test_better_layouts_score_higher():
@@ -194,7 +209,7 @@ def test_better_layouts_score_higher():
 
 def test_calibrate_centres_scores():
     layouts = [grid(), path(4), ring(5), path(6, border_ends=True)]
-    comb = calibrate(layouts, parse_objective("connectivity,length"))
+    comb = calibrate(layouts, parse_objective("connectivity,length", realism=0))
     assert np.mean([comb.score(G) for G in layouts]) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -215,6 +230,12 @@ def test_calibrate_centres_scores():
 def test_bad_objectives_and_weights(names, weights, match):
     with pytest.raises(UsageError, match=match):
         parse_objective(names, weights)
+
+
+@pytest.mark.parametrize("realism", [-0.5, float("nan"), float("inf")])
+def test_bad_realism_weight(realism):
+    with pytest.raises(UsageError, match="--realism"):
+        parse_objective("connectivity", realism=realism)
 
 
 # -------------------------------------------------------------------------------- validity

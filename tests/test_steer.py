@@ -100,6 +100,27 @@ def test_best_of_n_keeps_the_best_candidate(model):
         assert comb.score(G) == pytest.approx(scores[i].max())
 
 
+def test_realism_term_trades_objective_for_typical_layouts(model):
+    """On the same candidates, a heavier realism term never picks a less typical layout, and
+    never a better objective value: the choice moves along the Pareto front."""
+    picks = {
+        r: best_of_n(
+            model, parse_objective("connectivity", realism=r), 4, seed=3, candidates=6, config=CFG
+        )
+        for r in (0.0, 0.5, 5.0)
+    }
+    ref = parse_objective("connectivity").realism_reference
+    typ = {r: np.array([ref(G) for G in res.layouts]) for r, res in picks.items()}
+    conn = {r: np.array([v["connectivity"] for v in res.values]) for r, res in picks.items()}
+    assert (typ[0.5] <= typ[0.0] + 1e-9).all()
+    assert (typ[5.0] <= typ[0.5] + 1e-9).all()
+    assert (conn[5.0] <= conn[0.5] + 1e-9).all()
+    assert (conn[0.5] <= conn[0.0] + 1e-9).all()
+    assert typ[5.0].sum() < typ[0.0].sum()  # the term changes some choice
+    assert "typicality" in picks[0.5].values[0]
+    assert "typicality" not in picks[0.0].values[0]
+
+
 def test_best_of_one_is_plain_sampling(model):
     r = best_of_n(model, parse_objective("length"), 3, seed=2, candidates=1, config=CFG)
     assert [positions(G) for G in r.layouts] == [
@@ -125,7 +146,7 @@ def test_systematic_resampling():
 def test_resampling_copies_high_scoring_particles(model):
     """Controlled case: with a huge beta every particle becomes a copy of the best partial
     layout (its whole state, cache included)."""
-    comb = parse_objective("travel_time")
+    comb = parse_objective("travel_time", realism=0)
     gen = torch.Generator().manual_seed(3)
     state = SampleState(model, 4, CFG, torch.device("cpu"), gen, [None] * 4)
     resampler = Resampler(comb, groups=1, particles=4, beta=1e6, rng=np.random.default_rng(0))
@@ -148,9 +169,27 @@ def test_resampling_copies_high_scoring_particles(model):
 def test_smc_without_resampling_is_best_of_p(model):
     comb = parse_objective("connectivity")
     a = smc(model, comb, 2, seed=4, particles=4, beta=0.0, batch_size=8, config=CFG)
-    b = best_of_n(model, comb, 2, seed=4, candidates=4, batch_size=8, config=CFG)
-    np.testing.assert_allclose(a.scores, b.scores)
-    assert a.info["mean_ess"] == 1.0
+    assert a.info["mean_ess"] == 1.0  # nothing resampled
+    np.testing.assert_allclose(a.scores, a.pool_scores.max(-1))
+    np.testing.assert_allclose(a.scores, comb.scores(a.layouts))
+
+
+def test_smc_finishes_layouts_like_plain_sampling(model):
+    """SMC's layouts get the same dead-end snapping as plain sampling's."""
+    comb = parse_objective("length", realism=0)
+    off = SampleConfig(max_nodes=48, snap=0.0)
+    far = SampleConfig(max_nodes=48, snap=300.0)  # joins a dead end of these tiny layouts
+    raw = smc(model, comb, 3, seed=2, particles=2, beta=0.0, config=off).layouts
+    snapped = smc(model, comb, 3, seed=2, particles=2, beta=0.0, config=far).layouts
+    from citygen.snap import snap_dead_ends
+
+    again = [snap_dead_ends(G, far.snap, far.min_dist, far.clearance, far.min_angle) for G in raw]
+
+    def streets(Gs: list) -> list:
+        return [sorted(positions(G.edge_subgraph([e])) for e in G.edges) for G in Gs]
+
+    assert streets(again) != streets(raw)  # snapping joined some dead end
+    assert streets(snapped) == streets(again)
 
 
 def test_smc_resamples_and_keeps_the_best_final_particle(model):
@@ -159,6 +198,13 @@ def test_smc_resamples_and_keeps_the_best_final_particle(model):
     assert r.info["mean_ess"] < 1.0  # resampling happened
     np.testing.assert_allclose(r.scores, r.pool_scores.max(-1))
     np.testing.assert_allclose(r.scores, comb.scores(r.layouts))
+
+
+def test_smc_scores_partial_layouts_without_the_realism_term():
+    comb = parse_objective("connectivity", realism=0.5)
+    r = Resampler(comb, 2, 3, 4.0, np.random.default_rng(0))
+    assert r.objective.realism == 0.0
+    assert r.objective.names == comb.names
 
 
 def test_smc_bad_settings(model):
@@ -237,6 +283,8 @@ def test_generate_records_objective_and_method(tmp_path, base_dir):
     meta = _meta(res.files[0])["objective"]
     assert meta["names"] == ["connectivity", "length"]
     assert meta["weights"] == [1.0, 0.5]
+    assert meta["realism"] == 0.5  # the default realism term
+    assert meta["mean_values"]["typicality"] > 0
     assert meta["method"] == "smc"
     assert meta["settings"]["particles"] == 3
     assert meta["mean_score"] == pytest.approx(float(res.steered.scores.mean()), abs=1e-6)
@@ -318,6 +366,9 @@ def test_cli_finetune_on_a_directory_that_is_not_a_model(tmp_path):
         ),
         (["--objective", "connectivity,length", "--weights", "1,-2"], "non-negative"),
         (["--objective", "length", "--method", "beam"], "unknown steering method"),
+        (["--objective", "length", "--realism", "-1"], "--realism must be a finite number >= 0"),
+        (["--realism", "1"], "--realism needs --objective"),
+        (["--objective", "length", "--realism-data", "/nonexistent/x.json"], "realism reference"),
         (
             ["--objective", "length", "--method", "smc", "--particles", "0"],
             "--particles must be at least 1",

@@ -31,6 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", required=True, metavar="RUN_DIR", help="where the fine-tuned model is written"
     )
+    p.add_argument(
+        "--realism",
+        type=number,
+        default=None,
+        metavar="W",
+        help="weight of the realism term in the reward (default 0.5; 0: off)",
+    )
+    p.add_argument(
+        "--realism-data",
+        metavar="DATA_DIR",
+        help="real tiles of the realism term: a prepared data set (default: the shipped corpus)",
+    )
     p.add_argument("--kl", type=number, default=0.1, help="KL penalty weight (per nat per tile)")
     p.add_argument("--steps", type=integer, default=100, help="policy-gradient steps")
     p.add_argument("--batch-size", type=integer, default=16, help="layouts sampled per step")
@@ -44,10 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fine-tune and print where the model is."""
-    from citygen.objectives.combine import parse_objective
+    from citygen.objectives.combine import DEFAULT_REALISM, parse_objective
     from citygen.objectives.finetune import FinetuneConfig, finetune
+    from citygen.objectives.typicality import load_reference
 
-    objective = parse_objective(args.objective, args.weights)
+    reference = load_reference(args.realism_data) if args.realism_data else None
+    realism = DEFAULT_REALISM if args.realism is None else args.realism
+    objective = parse_objective(args.objective, args.weights, realism, reference)
     cfg = FinetuneConfig(
         steps=args.steps,
         batch_size=args.batch_size,

@@ -38,6 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--candidates", type=integer, default=16, help="best-of-n: candidates/layout")
     g.add_argument("--particles", type=integer, default=16, help="smc: particles per layout")
+    g.add_argument(
+        "--realism",
+        type=number,
+        metavar="W",
+        help="weight of the realism term: penalise layouts unlike real tiles (default 0.5; 0: off)",
+    )
+    g.add_argument(
+        "--realism-data",
+        metavar="DATA_DIR",
+        help="real tiles of the realism term: a prepared data set (default: the shipped corpus)",
+    )
     p.set_defaults(run=run)
 
 
@@ -64,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         candidates=args.candidates,
         particles=args.particles,
+        realism=args.realism,
+        realism_data=args.realism_data,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
     print(f"wrote {len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes) to {args.out}")

@@ -13,6 +13,12 @@ for other data). So each term is a z-score against real streets, a weight of 1 m
 real-tile standard deviation", and the weights of different objectives are comparable. Fixed
 references (rather than statistics of each run's own samples) keep scores comparable across
 runs and models, and make them usable on partial layouts (SMC) and as fine-tuning rewards.
+
+A combination also carries the *realism term* (:mod:`~citygen.objectives.typicality`):
+``realism * typicality(G)`` is subtracted from the score, so that steering does not buy its
+gain with layouts unlike any real street network. ``realism`` (``--realism``, default
+:data:`DEFAULT_REALISM`) is in the same unit as the score, z-units per unit of typicality;
+0 steers on the objectives alone.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ import numpy as np
 
 from citygen.errors import UsageError
 from citygen.objectives import functions as fn
+from citygen.objectives.typicality import Reference, default_reference
+
+#: Default weight of the realism term (chosen on the Pareto table of bench/steering.py).
+DEFAULT_REALISM = 0.5
+#: Key of the realism term's value in :meth:`Combination.values`.
+TYPICALITY = "typicality"
 
 MAXIMISE = "maximise"
 MINIMISE = "minimise"
@@ -114,10 +126,25 @@ class Combination:
         The objectives.
     weights
         One non-negative weight each (at least one positive).
+    realism
+        Weight of the realism term (0: none).
+    reference
+        Real tiles of the realism term; None: the shipped corpus reference.
     """
 
     objectives: tuple[Objective, ...]
     weights: tuple[float, ...]
+    realism: float = 0.0
+    reference: Reference | None = None
+
+    @property
+    def realism_reference(self) -> Reference:
+        """The real tiles the realism term measures against."""
+        return self.reference if self.reference is not None else default_reference()
+
+    def without_realism(self) -> Combination:
+        """The same objectives without the realism term (for partial layouts)."""
+        return replace(self, realism=0.0)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -125,9 +152,12 @@ class Combination:
         return tuple(o.name for o in self.objectives)
 
     def values(self, G: nx.Graph | fn.Arrays) -> dict[str, float]:
-        """Raw value of each objective, in its unit."""
+        """Raw value of each objective, in its unit; and ``typicality`` with a realism term."""
         a = G if isinstance(G, fn.Arrays) else fn.as_arrays(G)
-        return {o.name: float(o.fn(a)) for o in self.objectives}
+        out = {o.name: float(o.fn(a)) for o in self.objectives}
+        if self.realism > 0:
+            out[TYPICALITY] = self.realism_reference(a)
+        return out
 
     def score_values(self, values: dict[str, float]) -> float:
         """Combine already computed :meth:`values` into the score."""
@@ -135,7 +165,8 @@ class Combination:
             w * o.normalise(values[o.name])
             for o, w in zip(self.objectives, self.weights, strict=True)
         )
-        return float(total / sum(self.weights))
+        penalty = self.realism * values[TYPICALITY] if self.realism > 0 else 0.0
+        return float(total / sum(self.weights) - penalty)
 
     def score(self, G: nx.Graph | fn.Arrays) -> float:
         """Return the combined, normalised score of a layout (higher is better)."""
@@ -146,13 +177,17 @@ class Combination:
         return np.array([self.score(G) for G in layouts], dtype=np.float64)
 
     def describe(self) -> dict:
-        """JSON-ready description (names, weights, units, directions)."""
-        return {
+        """JSON-ready description (names, weights, units, directions, realism weight)."""
+        out = {
             "names": list(self.names),
             "weights": list(self.weights),
             "units": [o.unit for o in self.objectives],
             "directions": [o.direction for o in self.objectives],
+            "realism": self.realism,
         }
+        if self.realism > 0:
+            out["realism_reference"] = self.realism_reference.source
+        return out
 
     def __str__(self) -> str:
         if len(self.objectives) == 1:
@@ -180,8 +215,19 @@ def _weight(value: object) -> float:
     return w
 
 
+def check_realism(value: float) -> float:
+    """Return ``value`` if it is a usable realism weight (finite, >= 0), else raise."""
+    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        msg = f"--realism must be a finite number >= 0, got {value!r}"
+        raise UsageError(msg)
+    return float(value)
+
+
 def parse_objective(
-    names: str | Sequence[str], weights: str | Sequence[float] | None = None
+    names: str | Sequence[str],
+    weights: str | Sequence[float] | None = None,
+    realism: float = DEFAULT_REALISM,
+    reference: Reference | None = None,
 ) -> Combination:
     """Build a :class:`Combination` from names and weights (strings as on the command line).
 
@@ -191,12 +237,16 @@ def parse_objective(
         ``"connectivity,travel_time"`` or a sequence of names from :data:`OBJECTIVES`.
     weights
         ``"1,0.5"`` or a sequence, one per objective; default all 1.
+    realism
+        Weight of the realism term (:mod:`~citygen.objectives.typicality`); 0: none.
+    reference
+        Real tiles for the realism term (default: the shipped corpus reference).
 
     Raises
     ------
     UsageError
         On an unknown or repeated name, a weight count that does not match, a negative or
-        non-numeric weight, or all weights zero.
+        non-numeric weight, all weights zero, or a negative realism weight.
     """
     items = _split(names)
     if not items or any(not n for n in items):
@@ -216,7 +266,9 @@ def parse_objective(
     if sum(ws) <= 0:
         msg = "at least one weight must be positive"
         raise UsageError(msg)
-    return Combination(tuple(OBJECTIVES[n] for n in items), tuple(ws))
+    return Combination(
+        tuple(OBJECTIVES[n] for n in items), tuple(ws), check_realism(realism), reference
+    )
 
 
 def calibrate(layouts: Sequence[nx.Graph], combination: Combination) -> Combination:
@@ -229,4 +281,4 @@ def calibrate(layouts: Sequence[nx.Graph], combination: Combination) -> Combinat
     for o in combination.objectives:
         v = np.array([o.fn(a) for a in arrays], dtype=np.float64)
         objs.append(replace(o, loc=float(v.mean()), scale=float(max(v.std(), 1e-9))))
-    return Combination(tuple(objs), combination.weights)
+    return replace(combination, objectives=tuple(objs))

@@ -10,9 +10,11 @@ each layout's particles are resampled (systematic resampling) with weights
 where ``phi_prev`` is the particle's score at the previous resampling: the incremental
 weights of a twisted SMC whose target is ``p_model(x) * exp(beta * phi(x))``. Resampling copies
 the whole sampler state, key/value cache included (:meth:`SampleState.reindex`), so a copied
-particle continues from exactly where its parent was. At the end the particle with the best
-final score is kept. ``beta = 0`` resamples nothing (plain sampling, then best of ``P``); a
-large ``beta`` is a greedy beam search. Hard constraints are the sampler's masks; as a safety
+particle continues from exactly where its parent was. At the end the final particles are
+finished as :func:`citygen.sample.sample` finishes layouts (dead ends snapped) and the one
+with the best final score is kept; the objective's realism term counts only in this final
+pick. ``beta = 0`` resamples nothing (plain sampling, then best of ``P``); a large ``beta`` is
+a greedy beam search. Hard constraints are the sampler's masks; as a safety
 net, a particle whose partial layout breaks one (:mod:`~citygen.objectives.validity`) gets
 weight 0 and is never kept while its layout has a valid particle.
 """
@@ -30,7 +32,7 @@ from citygen.model import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
 from citygen.objectives.validity import validity_mask
-from citygen.sample import SampleConfig, run_steps
+from citygen.sample import SampleConfig, finish, run_steps
 from citygen.sample_state import SampleState
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ class Resampler:
     Parameters
     ----------
     objective
-        Scores partial layouts.
+        Scores partial layouts (without its realism term: whole-tile statistics say little
+        about a partial layout; the final pick uses it).
     groups, particles
         The batch holds ``groups * particles`` rows, particles of a group adjacent.
     beta
@@ -78,7 +81,7 @@ class Resampler:
         rng: np.random.Generator,
     ) -> None:
         self.objective, self.G, self.P, self.beta, self.rng = (
-            objective,
+            objective.without_realism(),
             groups,
             particles,
             beta,
@@ -143,7 +146,7 @@ def smc(
     Parameters
     ----------
     model, objective
-        The layout model and what to maximise.
+        The layout model and what to maximise (its realism term applies to the final pick).
     n, seed
         Layouts returned; the seed makes the run reproducible.
     particles
@@ -183,7 +186,7 @@ def smc(
         )
         resampler = Resampler(objective, g, particles, beta, rng)
         run_steps(state, every=every if beta > 0 else 0, callback=resampler)
-        finals += state.layouts(seed=seed, first_index=g0 * particles)
+        finals += finish(state.layouts(seed=seed, first_index=g0 * particles), cfg)
         ess += resampler.ess
     scored = evaluate(finals, objective, {})
     grid = scored.scores.reshape(n, particles)  # (layouts, particles)

@@ -17,9 +17,10 @@ import torch
 from citygen.errors import UsageError
 from citygen.model import LayoutModel
 from citygen.objectives.best_of_n import best_of_n
-from citygen.objectives.combine import Combination, parse_objective
+from citygen.objectives.combine import DEFAULT_REALISM, Combination, parse_objective
 from citygen.objectives.result import Steered, evaluate
 from citygen.objectives.smc import smc
+from citygen.objectives.typicality import Reference
 from citygen.sample import SampleConfig, sample
 
 METHODS: tuple[str, ...] = ("best-of-n", "smc", "finetune")
@@ -79,6 +80,8 @@ def resolve_steering(
     candidates: int = DEFAULT_CANDIDATES,
     particles: int = DEFAULT_PARTICLES,
     finetuned: dict | None = None,
+    realism: float = DEFAULT_REALISM,
+    reference: Reference | None = None,
 ) -> Steering | None:
     """Return the steering asked for on the command line, or None for plain sampling.
 
@@ -92,6 +95,8 @@ def resolve_steering(
         Method settings (checked whatever the method).
     finetuned
         The ``finetune`` entry of the model's config, if it was fine-tuned.
+    realism, reference
+        Weight and real tiles of the realism term (:func:`parse_objective`).
 
     Raises
     ------
@@ -115,19 +120,33 @@ def resolve_steering(
             raise UsageError(msg)
         return None
     tuned = (
-        parse_objective(finetuned["objective"]["names"], finetuned["objective"]["weights"])
+        parse_objective(
+            finetuned["objective"]["names"],
+            finetuned["objective"]["weights"],
+            realism,
+            reference,
+        )
         if finetuned
         else None
     )
     if isinstance(objective, Combination):
         comb = objective
     else:
-        comb = parse_objective(objective, weights) if objective is not None else tuned
-    if tuned is not None and method in (None, "finetune") and comb.describe() != tuned.describe():
+        comb = (
+            parse_objective(objective, weights, realism, reference)
+            if objective is not None
+            else tuned
+        )
+    if tuned is not None and method in (None, "finetune") and not _same(comb, tuned):
         msg = f"the model was fine-tuned for {tuned}, not {comb}"
         raise UsageError(msg)
     chosen = method or ("finetune" if finetuned else DEFAULT_METHOD)
     return Steering(comb, chosen, candidates, particles)
+
+
+def _same(a: Combination, b: Combination) -> bool:
+    """Same objectives and weights (the realism weight of a fine-tuned model may differ)."""
+    return (a.names, a.weights) == (b.names, b.weights)
 
 
 def steer(
