@@ -8,7 +8,9 @@ unsteered and steered, side by side.
 
 Realism is the score of ``citygen evaluate`` (:func:`citygen.metrics.realism_scorer`: mean
 over street statistics of distance to the test split over the real-vs-real floor; 1.0 is as
-real as real).
+real as real). Settings: best-of-n ``N=`` candidates, smc ``P=`` particles and ``b=`` beta,
+finetune ``kl=``; ``r=`` is the weight of the realism term (:mod:`citygen.objectives.typicality`),
+0 when absent, and the ``typical`` column is the rows' mean typicality.
 
     python bench/steering.py [--model RUN_DIR] [--data DATA_DIR] [--n 24] [--only travel_time]
     python bench/steering.py --n 64 --rows best-of-n:N=16   # a larger-n check of some rows
@@ -16,7 +18,8 @@ real as real).
 
 Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, written by
 ``citygen finetune``); missing ones are skipped. Results merge into
-``bench/results/steering.json`` so subsets can be run one at a time.
+``bench/results/steering.json`` (``--results NAME`` for another file, e.g. to run two
+objectives side by side) so subsets can be run one at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import replace
 from argparse import Namespace
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +44,7 @@ from citygen.metrics import realism_scorer
 from citygen.model import LayoutModel
 from citygen.objectives import Combination, best_of_n, parse_objective, smc
 from citygen.objectives.smc import DEFAULT_BETA
+from citygen.objectives.typicality import default_reference
 from citygen.objectives.validity import is_valid
 from citygen.sample import sample
 from data_prep.shards import load_dataset
@@ -55,9 +60,18 @@ BASIC = [
     ("smc", "P=16,b=16"),
 ]
 FINETUNE = [("finetune", "kl=0.1"), ("finetune", "kl=1")]
+#: With the realism term (``r=`` its weight; rows without ``r`` steer on the objective alone).
+REALISM = [
+    ("best-of-n", "N=16,r=0.25"),
+    ("best-of-n", "N=16,r=0.5"),
+    ("best-of-n", "N=32,r=0.25"),
+    ("best-of-n", "N=32,r=0.5"),
+    ("best-of-n", "N=64,r=1"),
+    ("smc", "P=16,b=16,r=0.5"),
+]
 PLAN: list[tuple[str, str | None, list[tuple[str, str]]]] = [
-    ("connectivity", None, BASIC + FINETUNE),
-    ("travel_time", None, BASIC + FINETUNE),
+    ("connectivity", None, BASIC + FINETUNE + REALISM),
+    ("travel_time", None, BASIC + FINETUNE + REALISM),
     ("connectivity,travel_time", "1,0.5", [("best-of-n", "N=16"), ("smc", "P=16")]),
     ("length", None, [("best-of-n", "N=16")]),
 ]
@@ -86,6 +100,7 @@ def run_method(
 ) -> tuple[list[nx.Graph], float] | None:
     """Layouts and seconds for one row; None if a fine-tuned model is missing."""
     n, seed, ft_dir, s = args.n, args.seed, Path(args.finetune_dir), parse_setting(setting)
+    objective = replace(objective, realism=s.get("r", 0.0))
     if method == "best-of-n":
         res, dt = timed(best_of_n, model, objective, n, seed, candidates=int(s["N"]), batch_size=64)
         return res.layouts, dt
@@ -126,6 +141,7 @@ def row(
         "changes_pct": change,
         "realism": realism(layouts),
         "validity": float(np.mean([is_valid(G) for G in layouts])),
+        "typicality": float(np.mean([default_reference()(G) for G in layouts])),
         "nodes": float(np.mean([G.number_of_nodes() for G in layouts])),
         "n": len(layouts),
         "s_per_layout": dt / len(layouts),
@@ -172,7 +188,7 @@ COLUMNS = (
     ("change", 8),
     ("score", 7),
 )
-COLUMNS += ("realism", 8), ("valid", 6), ("nodes", 6), ("s/layout", 9), ("x plain", 8)
+COLUMNS += ("realism", 8), ("typical", 7), ("valid", 6), ("nodes", 6), ("s/layout", 9), ("x plain", 8)
 HEADER = " ".join(f"{c:{w}s}" if i < 2 else f"{c:>{w}s}" for i, (c, w) in enumerate(COLUMNS))
 
 
@@ -182,34 +198,44 @@ def fmt(r: dict) -> str:
     others = [f"{k} {v:.1f} ({r['changes_pct'][k]:+.1f}%)" for k, v in r["values"].items()][1:]
     return (
         f"{name:28s} {r['method']:10s} {r['setting']:>9s} {r['value']:9.3f} "
-        f"{r['change_pct']:+7.1f}% {r['score']:+7.2f} {r['realism']:8.2f} {r['validity']:6.0%} "
+        f"{r['change_pct']:+7.1f}% {r['score']:+7.2f} {r['realism']:8.2f} "
+        f"{r.get('typicality', float('nan')):7.2f} {r['validity']:6.0%} "
         f"{r['nodes']:6.1f} {r['s_per_layout']:9.3f} {r['x_plain']:8.1f}  " + ", ".join(others)
     )
 
 
 def write_png(model: LayoutModel, path: Path, seed: int, k: int = 3) -> None:
     """The same seed unsteered and steered, side by side: one row per layout, one column per
-    method (best-of-16 and SMC with 16 particles, for connectivity and for travel time)."""
+    method, each objective without and with the realism term (the rows that meet the targets)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from export.plot import plot_layout
 
-    cols = [("unsteered", sample(model, k, seed=seed, batch_size=64))]
-    for name in ("connectivity", "travel_time"):
-        objective = parse_objective(name)
-        cols.append(
-            (f"{name}: best-of-16", best_of_n(model, objective, k, seed, candidates=16).layouts)
-        )
-        cols.append(
-            (f"{name}: SMC, 16 particles", smc(model, objective, k, seed, particles=16).layouts)
-        )
+    conn = [parse_objective("connectivity", realism=r) for r in (0.0, 0.5)]
+    tt = [parse_objective("travel_time", realism=r) for r in (0.0, 0.5)]
+    cols = [
+        ("unsteered", sample(model, k, seed=seed, batch_size=64)),
+        ("connectivity: best-of-32", best_of_n(model, conn[0], k, seed, candidates=32).layouts),
+        (
+            "connectivity: best-of-32,\nrealism 0.5",
+            best_of_n(model, conn[1], k, seed, candidates=32).layouts,
+        ),
+        ("travel time: SMC 16, beta 16", smc(model, tt[0], k, seed, beta=16.0).layouts),
+        (
+            "travel time: SMC 16, beta 16,\nrealism 0.5",
+            smc(model, tt[1], k, seed, beta=16.0).layouts,
+        ),
+    ]
     fig = Figure(figsize=(3.0 * len(cols), 3.1 * k))
     for i in range(k):
         for j, (title, layouts) in enumerate(cols):
             ax = fig.add_subplot(k, len(cols), i * len(cols) + j + 1)
             v = parse_objective("connectivity,travel_time").values(layouts[i])
-            label = f"seed {seed} #{i}\nconn {v['connectivity']:.2f}, {v['travel_time']:.0f} s"
+            label = (
+                f"seed {seed} #{i}\nconn {v['connectivity']:.2f}, {v['travel_time']:.0f} s, "
+                f"typ. {v['typicality']:.1f}"
+            )
             plot_layout(ax, layouts[i], label=label, scale=0.5)
             if i == 0:
                 ax.set_title(title, fontsize=9)
@@ -237,8 +263,8 @@ def print_table(record: dict) -> None:
         f"realism: {record['realism']}; {record['device']}"
     )
     print(HEADER)
-    for rows in record["rows"].values():
-        print(f"-- {rows[0]['objective']} (n={rows[0].get('n', record['n'])} layouts per row)")
+    for key, rows in record["rows"].items():
+        print(f"-- {key} ({rows[0]['objective']}, n={rows[0].get('n', record['n'])} per row)")
         for r in rows:
             print(fmt(r))
 
@@ -258,6 +284,7 @@ def main() -> None:
         "the same rows of the table, or at another --n go under '{objective} [n=N]'",
     )
     ap.add_argument("--finetune-dir", default="/tmp/citygen_bench_finetune")
+    ap.add_argument("--results", default="steering", help="results file name (bench/results)")
     ap.add_argument("--png", action="store_true", help="only write the side-by-side PNG")
     ap.add_argument("--table", action="store_true", help="only print the recorded table")
     args = ap.parse_args()
@@ -279,13 +306,13 @@ def main() -> None:
         f"model {model_dir}; n={args.n} layouts per row, seed {args.seed}; realism: {realism_name}"
     )
     print(HEADER)
-    out = RESULTS / "steering.json"
+    out = RESULTS / f"{args.results}.json"
     merge = out.exists() and (args.only or args.rows)
     record = json.loads(out.read_text()) if merge else {"rows": {}}
     for names, weights, plan in PLAN:
         if args.only and names != args.only:
             continue
-        objective = parse_objective(names, weights)
+        objective = parse_objective(names, weights, realism=0.0)  # rows set their own
         key = names
         if args.rows:
             plan = [(m, st) for m, st in plan if f"{m}:{st}" in args.rows]
