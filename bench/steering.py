@@ -28,9 +28,9 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import replace
 from argparse import Namespace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,14 @@ COLUMNS = (
     ("change", 8),
     ("score", 7),
 )
-COLUMNS += ("realism", 8), ("typical", 7), ("valid", 6), ("nodes", 6), ("s/layout", 9), ("x plain", 8)
+COLUMNS += (
+    ("realism", 8),
+    ("typical", 7),
+    ("valid", 6),
+    ("nodes", 6),
+    ("s/layout", 9),
+    ("x plain", 8),
+)
 HEADER = " ".join(f"{c:{w}s}" if i < 2 else f"{c:>{w}s}" for i, (c, w) in enumerate(COLUMNS))
 
 
