@@ -68,6 +68,8 @@ REALISM = [
     ("best-of-n", "N=32,r=0.5"),
     ("best-of-n", "N=64,r=1"),
     ("smc", "P=16,b=16,r=0.5"),
+    ("smc", "P=16,b=16,r=1"),
+    ("smc", "P=32,b=16,r=1"),
 ]
 PLAN: list[tuple[str, str | None, list[tuple[str, str]]]] = [
     ("connectivity", None, BASIC + FINETUNE + REALISM),
