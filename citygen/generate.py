@@ -82,7 +82,8 @@ def generate(
         Steering method (``best-of-n`` by default, ``smc``, ``finetune``) and its setting.
         A model written by ``citygen finetune`` is steered by ``finetune`` implicitly.
     realism, realism_data
-        Weight of the realism term (None: the default, 0: objectives alone) and the real
+        Weight of the realism term (None: the default, or the weight a fine-tuned model was
+        trained with; 0: objectives alone) and the real
         tiles it measures against (a prepared data set or a reference JSON; None: the
         shipped corpus reference); see :mod:`citygen.objectives.typicality`.
     """
@@ -124,7 +125,6 @@ def _steering(
     realism_data: str | Path | None = None,
 ) -> Any:
     """Resolve the steering asked for; None is plain sampling (see ``resolve_steering``)."""
-    from citygen.objectives.combine import DEFAULT_REALISM
     from citygen.objectives.finetune import finetune_info
     from citygen.objectives.steer import resolve_steering
     from citygen.objectives.typicality import load_reference
@@ -139,9 +139,8 @@ def _steering(
         msg = f"{flag} needs --objective"
         raise UsageError(msg)
     reference = load_reference(realism_data) if realism_data is not None else None
-    weight = DEFAULT_REALISM if realism is None else realism
     return resolve_steering(
-        objective, weights, method, candidates, particles, tuned, weight, reference
+        objective, weights, method, candidates, particles, tuned, realism, reference
     )
 
 

@@ -232,10 +232,14 @@ def test_bad_objectives_and_weights(names, weights, match):
         parse_objective(names, weights)
 
 
-@pytest.mark.parametrize("realism", [-0.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("realism", [-0.5, float("nan"), float("inf"), True, "0.5", None])
 def test_bad_realism_weight(realism):
     with pytest.raises(UsageError, match="--realism"):
         parse_objective("connectivity", realism=realism)
+
+
+def test_realism_weight_accepts_numpy_numbers():
+    assert parse_objective("connectivity", realism=np.float32(0.25)).realism == 0.25
 
 
 # -------------------------------------------------------------------------------- validity

@@ -306,6 +306,32 @@ def test_generate_samples_a_finetuned_model_directly(tmp_path, tuned_dir):
     assert [positions(G) for G in res.layouts] == [positions(G) for G in expect]
 
 
+def test_finetuned_models_keep_their_realism_weight(tmp_path, base_dir, tuned_dir):
+    """A fine-tuned model is measured with the realism weight it was trained with, unless
+    --realism says otherwise; models tuned before the term existed (no entry) mean 0."""
+    assert read_config(tuned_dir)["finetune"]["objective"]["realism"] == 0.5
+    cfg = FinetuneConfig(steps=1, batch_size=2, device="cpu", checkpoint_every=1)
+    plain = finetune(
+        parse_objective("connectivity", realism=0),
+        tmp_path / "plain",
+        base_dir,
+        cfg,
+        sample_config=CFG,
+        progress=False,
+    )
+    kw = {"n": 1, "formats": "geojson", "device": "cpu", "sample_config": CFG}
+    assert (
+        _meta(generate(tmp_path / "a", model=tuned_dir, **kw).files[0])["objective"]["realism"]
+        == 0.5
+    )
+    meta = _meta(generate(tmp_path / "b", model=plain, **kw).files[0])["objective"]
+    assert meta["realism"] == 0.0
+    assert "typicality" not in meta["mean_values"]
+    meta = _meta(generate(tmp_path / "c", model=plain, realism=1.0, **kw).files[0])["objective"]
+    assert meta["realism"] == 1.0
+    assert "typicality" in meta["mean_values"]
+
+
 def test_finetune_method_errors(tmp_path, base_dir, tuned_dir):
     with pytest.raises(UsageError, match="citygen finetune"):
         generate(

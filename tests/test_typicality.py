@@ -110,3 +110,14 @@ def test_bad_references(tmp_path):
         load_reference(other)
     with pytest.raises(UsageError, match="more than 5 real tiles"):
         build_reference([one_street()] * 3)
+    tiles = np.arange(10.0 * F).reshape(10, F).tolist()
+    for k in (0, -1, 2.7, True):
+        doc = {"features": list(FEATURES), "k": k, "tiles": tiles}
+        other.write_text(json.dumps(doc))
+        with pytest.raises(UsageError, match="integer >= 1"):
+            load_reference(other)
+    holes = [row[:] for row in tiles]
+    holes[3][2] = None
+    other.write_text(json.dumps({"features": list(FEATURES), "k": 2, "tiles": holes}))
+    with pytest.raises(UsageError, match="finite"):
+        load_reference(other)

@@ -217,10 +217,16 @@ def _weight(value: object) -> float:
 
 def check_realism(value: float) -> float:
     """Return ``value`` if it is a usable realism weight (finite, >= 0), else raise."""
-    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-        msg = f"--realism must be a finite number >= 0, got {value!r}"
+    msg = f"--realism must be a finite number >= 0, got {value!r}"
+    if isinstance(value, bool | str):
         raise UsageError(msg)
-    return float(value)
+    try:
+        w = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(msg) from None
+    if not (math.isfinite(w) and w >= 0):
+        raise UsageError(msg)
+    return w
 
 
 def parse_objective(

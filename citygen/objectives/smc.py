@@ -13,7 +13,8 @@ the whole sampler state, key/value cache included (:meth:`SampleState.reindex`),
 particle continues from exactly where its parent was. At the end the final particles are
 finished as :func:`citygen.sample.sample` finishes layouts (dead ends snapped) and the one
 with the best final score is kept; the objective's realism term counts only in this final
-pick. ``beta = 0`` resamples nothing (plain sampling, then best of ``P``); a large ``beta`` is
+pick. ``beta = 0`` resamples nothing (plain sampling, then the best of ``P``: best-of-N in
+distribution, though not the same draws, as plain sampling compacts its batch); a large ``beta`` is
 a greedy beam search. Hard constraints are the sampler's masks; as a safety
 net, a particle whose partial layout breaks one (:mod:`~citygen.objectives.validity`) gets
 weight 0 and is never kept while its layout has a valid particle.

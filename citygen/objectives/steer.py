@@ -80,7 +80,7 @@ def resolve_steering(
     candidates: int = DEFAULT_CANDIDATES,
     particles: int = DEFAULT_PARTICLES,
     finetuned: dict | None = None,
-    realism: float = DEFAULT_REALISM,
+    realism: float | None = None,
     reference: Reference | None = None,
 ) -> Steering | None:
     """Return the steering asked for on the command line, or None for plain sampling.
@@ -96,7 +96,9 @@ def resolve_steering(
     finetuned
         The ``finetune`` entry of the model's config, if it was fine-tuned.
     realism, reference
-        Weight and real tiles of the realism term (:func:`parse_objective`).
+        Weight and real tiles of the realism term (:func:`parse_objective`); weight None:
+        the one a fine-tuned model was trained with (0 for models tuned before the term
+        existed), else :data:`~citygen.objectives.combine.DEFAULT_REALISM`.
 
     Raises
     ------
@@ -119,6 +121,10 @@ def resolve_steering(
             msg = f"--method {method} needs --objective"
             raise UsageError(msg)
         return None
+    if realism is None:
+        realism = (
+            float(finetuned["objective"].get("realism", 0.0)) if finetuned else DEFAULT_REALISM
+        )
     tuned = (
         parse_objective(
             finetuned["objective"]["names"],

@@ -14,7 +14,8 @@ reward to its goal for molecules:
    orientation entropy and order, circuity, intersection and street density, dead-end share,
    meshedness; the scalar statistics of ``citygen evaluate``);
 2. each standardised by the mean and standard deviation of the real tiles (a missing value,
-   circuity of a layout with no two nodes 100 m apart, counts as 1, a straight line);
+   circuity of a layout with no two nodes 100 m apart, counts as 1, a straight line; any
+   other missing value as 0);
 3. the mean Euclidean distance to the ``k = 5`` nearest real tiles in that space,
 4. divided by the median of the same distance for the real tiles themselves (each to its
    ``k`` nearest *other* tiles).
@@ -99,6 +100,12 @@ class Reference:
         if self.tiles.ndim != 2 or self.tiles.shape[1] != len(FEATURES):
             msg = f"reference tiles must be (m, {len(FEATURES)}), got {self.tiles.shape}"
             raise UsageError(msg)
+        if not np.isfinite(self.tiles).all():
+            msg = "reference tiles must be finite numbers (found NaN, inf or null)"
+            raise UsageError(msg)
+        if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
+            msg = f"reference k (nearest tiles) must be an integer >= 1, got {self.k!r}"
+            raise UsageError(msg)
         if len(self.tiles) <= self.k:
             msg = (
                 f"the realism reference needs more than {self.k} real tiles, got {len(self.tiles)}"
@@ -162,7 +169,7 @@ def load_reference(path: str | Path) -> Reference:
     try:
         doc = json.loads(p.read_text())
         tiles = np.asarray(doc["tiles"], dtype=np.float64)
-        names, k, source = tuple(doc["features"]), int(doc["k"]), str(doc.get("source", p))
+        names, k, source = tuple(doc["features"]), doc["k"], str(doc.get("source", p))
     except (OSError, ValueError, KeyError, TypeError) as e:
         msg = f"{p}: not a realism reference ({e})"
         raise UsageError(msg) from None
