@@ -16,7 +16,7 @@ finetune ``kl=``; ``r=`` is the weight of the realism term (:mod:`citygen.object
     python bench/steering.py --n 64 --rows best-of-n:N=16   # a larger-n check of some rows
     citygen finetune --objective connectivity --kl 0.1 --out DIR/connectivity_kl0.1 ...
 
-Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, written by
+Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, or ``..._r{r}`` with ``r=``, written by
 ``citygen finetune``); missing ones are skipped. Results merge into
 ``bench/results/steering.json`` (``--results NAME`` for another file, e.g. to run two
 objectives side by side) so subsets can be run one at a time.
@@ -59,7 +59,7 @@ BASIC = [
     ("smc", "P=16"),
     ("smc", "P=16,b=16"),
 ]
-FINETUNE = [("finetune", "kl=0.1"), ("finetune", "kl=1")]
+FINETUNE = [("finetune", "kl=0.1"), ("finetune", "kl=1"), ("finetune", "kl=1,r=0.5")]
 #: With the realism term (``r=`` its weight; rows without ``r`` steer on the objective alone).
 REALISM = [
     ("best-of-n", "N=16,r=0.25"),
@@ -110,7 +110,9 @@ def run_method(
         kw = {"particles": int(s["P"]), "beta": s.get("b", DEFAULT_BETA), "batch_size": 64}
         res, dt = timed(smc, model, objective, n, seed, **kw)
         return res.layouts, dt
-    run = ft_dir / f"{objective.names[0] if len(objective.names) == 1 else 'combo'}_kl{s['kl']:g}"
+    name = objective.names[0] if len(objective.names) == 1 else "combo"
+    tag = f"_r{s['r']:g}" if "r" in s else ""  # fine-tuned with the realism term in the reward
+    run = ft_dir / f"{name}_kl{s['kl']:g}{tag}"
     if not (run / "model.safetensors").exists():
         logging.warning("no fine-tuned model %s: row skipped", run)
         return None

@@ -45,6 +45,8 @@ def test_known_distances_on_a_line_of_tiles():
     at[:, 0] = [4.5, 20.0, 0.0]
     # 4.5: neighbours 4 and 5 -> 0.5; 20: 9 and 8 -> 11.5; 0: itself and 1 -> 0.5
     np.testing.assert_allclose(ref.distance(at), [0.5, 11.5, 0.5])
+    # one nearest tile: inner tiles are 1 apart, so 4.5 is half a spacing from 4 (and 5)
+    assert float(line_reference(k=1).distance(at[0])) == pytest.approx(0.5)
     one = np.zeros(F)
     one[0] = 4.5
     assert float(ref.distance(one)) == pytest.approx(0.5)

@@ -118,20 +118,20 @@ class Reference:
         std = np.where(self.tiles.std(0) > 1e-12, self.tiles.std(0), 1.0)
         z = (self.tiles - mean) / std
         tree = cKDTree(z)
-        own, _ = tree.query(z, self.k + 1)  # the first neighbour is the tile itself
-        scale = float(np.median(own[:, 1:].mean(1)))
+        own, _ = tree.query(z, list(range(2, self.k + 2)))  # the 1st neighbour is the tile
+        scale = float(np.median(own.mean(1)))
         return mean, std, tree, scale if scale > 0 else 1.0
 
     def own_distances(self) -> np.ndarray:
         """Typicality of each real tile against the others, ``(m,)`` (median exactly 1)."""
         mean, std, tree, scale = self._space
-        own, _ = tree.query((self.tiles - mean) / std, self.k + 1)
-        return own[:, 1:].mean(1) / scale
+        own, _ = tree.query((self.tiles - mean) / std, list(range(2, self.k + 2)))
+        return own.mean(1) / scale
 
     def distance(self, x: np.ndarray) -> np.ndarray:
         """Typicality of statistics ``x (n, F)`` or ``(F,)``: scaled mean k-nearest distance."""
         mean, std, tree, scale = self._space
-        d, _ = tree.query((np.atleast_2d(x) - mean) / std, self.k)
+        d, _ = tree.query((np.atleast_2d(x) - mean) / std, list(range(1, self.k + 1)))
         out = d.mean(1) / scale
         return out if np.ndim(x) == 2 else out[0]
 
