@@ -16,8 +16,8 @@ finetune ``kl=``; ``r=`` is the weight of the realism term (:mod:`citygen.object
     python bench/steering.py --n 64 --rows best-of-n:N=16   # a larger-n check of some rows
     citygen finetune --objective connectivity --kl 0.1 --out DIR/connectivity_kl0.1 ...
 
-Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, or ``..._r{r}`` with ``r=``, written by
-``citygen finetune``); missing ones are skipped. Results merge into
+Fine-tuned rows read models from ``--finetune-dir`` (``{objective}_kl{kl}``, with ``_r{r}``
+for ``r=``, written by ``citygen finetune``); missing ones are skipped. Results merge into
 ``bench/results/steering.json`` (``--results NAME`` for another file, e.g. to run two
 objectives side by side) so subsets can be run one at a time.
 """
