@@ -12,7 +12,7 @@ import networkx as nx
 
 from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.device import resolve_device
-from citygen.errors import CheckpointError, UsageError
+from citygen.errors import CheckpointError
 from citygen.model import LayoutModel
 from citygen.sample import SampleConfig, sample
 
@@ -129,15 +129,10 @@ def _steering(
     from citygen.objectives.steer import resolve_steering
     from citygen.objectives.typicality import load_reference
 
-
     tuned = None
     if not isinstance(model, LayoutModel):
         with contextlib.suppress(CheckpointError):  # load_model reports a bad model directory
             tuned = finetune_info(model if model is not None else DEFAULT_MODEL_DIR)
-    if objective is None and tuned is None and (realism is not None or realism_data is not None):
-        flag = "--realism" if realism is not None else "--realism-data"
-        msg = f"{flag} needs --objective"
-        raise UsageError(msg)
     reference = load_reference(realism_data) if realism_data is not None else None
     return resolve_steering(
         objective, weights, method, candidates, particles, tuned, realism, reference

@@ -24,7 +24,8 @@ from citygen.model import LayoutModel, ModelConfig
 from citygen.objectives import FinetuneConfig, best_of_n, finetune, parse_objective, smc
 from citygen.objectives.finetune import leave_one_out, policy_step
 from citygen.objectives.smc import Resampler, systematic_resample
-from citygen.sample import SampleConfig, run_steps, sample
+from citygen.objectives.steer import resolve_steering
+from citygen.sample import SampleConfig, finish, run_steps, sample
 from citygen.sample_state import SampleState
 from data_prep.order import to_sequence
 
@@ -181,9 +182,7 @@ def test_smc_finishes_layouts_like_plain_sampling(model):
     far = SampleConfig(max_nodes=48, snap=300.0)  # joins a dead end of these tiny layouts
     raw = smc(model, comb, 3, seed=2, particles=2, beta=0.0, config=off).layouts
     snapped = smc(model, comb, 3, seed=2, particles=2, beta=0.0, config=far).layouts
-    from citygen.snap import snap_dead_ends
-
-    again = [snap_dead_ends(G, far.snap, far.min_dist, far.clearance, far.min_angle) for G in raw]
+    again = finish(raw, far)  # what plain sampling does to its layouts
 
     def streets(Gs: list) -> list:
         return [sorted(positions(G.edge_subgraph([e])) for e in G.edges) for G in Gs]
@@ -330,6 +329,8 @@ def test_finetuned_models_keep_their_realism_weight(tmp_path, base_dir, tuned_di
     meta = _meta(generate(tmp_path / "c", model=plain, realism=1.0, **kw).files[0])["objective"]
     assert meta["realism"] == 1.0
     assert "typicality" in meta["mean_values"]
+    old = {"objective": {"names": ["connectivity"], "weights": [1.0]}}  # before the term
+    assert resolve_steering(None, None, None, finetuned=old).objective.realism == 0.0
 
 
 def test_finetune_method_errors(tmp_path, base_dir, tuned_dir):

@@ -103,8 +103,9 @@ def resolve_steering(
     Raises
     ------
     UsageError
-        On a bad objective, weights, method or count, ``--method`` without ``--objective``
-        (except for a fine-tuned model), ``--weights`` without ``--objective``, or an
+        On a bad objective, weights, method or count, ``--method``, ``--realism`` or
+        ``--realism-data`` without ``--objective`` (except for a fine-tuned model),
+        ``--weights`` without ``--objective``, or an
         objective other than the one a fine-tuned model was trained for.
     """
     check_counts(candidates, particles)
@@ -117,8 +118,14 @@ def resolve_steering(
         msg = "--method finetune samples a model written by citygen finetune: pass --model RUN_DIR"
         raise UsageError(msg)
     if objective is None and finetuned is None:
-        if method is not None:
-            msg = f"--method {method} needs --objective"
+        options = (
+            (f"--method {method}", method),
+            ("--realism", realism),
+            ("--realism-data", reference),
+        )
+        given = [flag for flag, value in options if value is not None]
+        if given:
+            msg = f"{given[0]} needs --objective"
             raise UsageError(msg)
         return None
     if realism is None:

@@ -113,26 +113,29 @@ class Reference:
             raise UsageError(msg)
 
     @functools.cached_property
-    def _space(self) -> tuple[np.ndarray, np.ndarray, cKDTree, float]:
+    def _space(self) -> tuple[np.ndarray, np.ndarray, cKDTree, np.ndarray]:
+        """Standardisation, k-d tree, and each tile's mean distance to its k nearest others."""
         mean = self.tiles.mean(0)
         std = np.where(self.tiles.std(0) > 1e-12, self.tiles.std(0), 1.0)
         z = (self.tiles - mean) / std
         tree = cKDTree(z)
         own, _ = tree.query(z, list(range(2, self.k + 2)))  # the 1st neighbour is the tile
-        scale = float(np.median(own.mean(1)))
-        return mean, std, tree, scale if scale > 0 else 1.0
+        return mean, std, tree, own.mean(1)
+
+    @functools.cached_property
+    def _scale(self) -> float:
+        scale = float(np.median(self._space[3]))
+        return scale if scale > 0 else 1.0
 
     def own_distances(self) -> np.ndarray:
         """Typicality of each real tile against the others, ``(m,)`` (median exactly 1)."""
-        mean, std, tree, scale = self._space
-        own, _ = tree.query((self.tiles - mean) / std, list(range(2, self.k + 2)))
-        return own.mean(1) / scale
+        return self._space[3] / self._scale
 
     def distance(self, x: np.ndarray) -> np.ndarray:
         """Typicality of statistics ``x (n, F)`` or ``(F,)``: scaled mean k-nearest distance."""
-        mean, std, tree, scale = self._space
+        mean, std, tree, _ = self._space
         d, _ = tree.query((np.atleast_2d(x) - mean) / std, list(range(1, self.k + 1)))
-        out = d.mean(1) / scale
+        out = d.mean(1) / self._scale
         return out if np.ndim(x) == 2 else out[0]
 
     def __call__(self, G: nx.Graph | Arrays) -> float:
