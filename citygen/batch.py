@@ -58,8 +58,10 @@ def sector_histogram(
     return hist
 
 
-def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
+def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Teacher-forcing arrays of one tile for a candidate window of ``window`` nodes.
+
+    ``style``: the tile's raw style row (:mod:`citygen.style`) for a style model, else None.
 
     Returns
     -------
@@ -157,7 +159,13 @@ def tile_arrays(e: Encoded, window: int) -> dict[str, np.ndarray]:
         "w_is_parent": (j == parent[:, None]) & valid,
         "n": np.array(n),
         "dropped": np.array(dropped),
-    }
+    } | ({} if style is None else {"style": _style_features(style)})
+
+
+def _style_features(style: np.ndarray) -> np.ndarray:
+    from citygen.style import features
+
+    return features(style)
 
 
 _NODE_KEYS = ("pos", "node_type", "rel")
@@ -171,7 +179,7 @@ def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     E = max(it["edge_i"].shape[0] for it in items)
     out: dict[str, torch.Tensor] = {}
     for key, ref in items[0].items():
-        if key in ("n", "dropped"):
+        if key in ("n", "dropped", "style"):
             out[key] = torch.as_tensor(np.stack([it[key] for it in items]))
             continue
         length = E if key in _EDGE_KEYS else N if key in _NODE_KEYS else N + 1

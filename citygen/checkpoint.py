@@ -20,6 +20,8 @@ from citygen.model import LayoutModel, ModelConfig
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+#: Raw style rows of the training tiles, beside a style model's weights (:mod:`citygen.style`).
+STYLE_BANK = "style_bank.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 
 
@@ -34,8 +36,40 @@ def save_model(run_dir: str | Path, model: LayoutModel, extra: dict | None = Non
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     save_weights(run / WEIGHTS, model)
+    bank = getattr(model, "style_bank", None)
+    if bank is not None:
+        from citygen.style import STYLE_KEYS
+
+        rows = [[round(float(v), 5) for v in r] for r in bank]
+        atomic.write_json(run / STYLE_BANK, {"keys": list(STYLE_KEYS), "rows": rows})
     atomic.write_json(run / CONFIG, {"model": model.config.to_dict(), **(extra or {})})
     return run
+
+
+def load_style_bank(run: Path) -> object:
+    """The style bank of a style model directory, ``(k, STYLE_DIM)`` (numpy).
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing or not a bank of the current style keys.
+    """
+    import numpy as np
+
+    from citygen.style import STYLE_KEYS
+
+    path = run / STYLE_BANK
+    try:
+        rec = json.loads(path.read_text())
+        bank = np.asarray(rec["rows"], dtype=np.float64)
+        ok = rec["keys"] == list(STYLE_KEYS) and bank.ndim == 2 and bank.shape[1] == len(STYLE_KEYS)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"style model {run} has no readable {STYLE_BANK}: {exc}"
+        raise CheckpointError(msg) from exc
+    if not ok or bank.shape[0] == 0 or not np.isfinite(bank).all():
+        msg = f"{path} is not a style bank of {', '.join(STYLE_KEYS)}"
+        raise CheckpointError(msg)
+    return bank
 
 
 def read_config(run_dir: Path) -> dict:
@@ -110,4 +144,5 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     cfg = read_config(run)
     model = LayoutModel(ModelConfig.from_dict(cfg["model"]))
     load_weights(model, run / WEIGHTS)
+    model.style_bank = load_style_bank(run) if model.config.style_dim else None
     return model.to(device).eval()

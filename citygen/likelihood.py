@@ -59,7 +59,7 @@ def backbone_states(model: LayoutModel, batch: dict[str, Tensor]) -> Tensor:
     summed = torch.zeros(B, N, msg.shape[-1], device=msg.device, dtype=msg.dtype)
     summed.scatter_add_(1, batch["edge_i"].clamp(min=0).unsqueeze(-1).expand_as(msg), msg)
     tokens = model.node_tokens(batch["pos"], batch["node_type"], batch["rel"], summed)
-    x = torch.cat([model.bos.expand(B, 1, -1), tokens], dim=1)
+    x = torch.cat([model.start_token(B, batch.get("style")).unsqueeze(1), tokens], dim=1)
     return model.backbone(x)
 
 
@@ -86,7 +86,7 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     bn = model.config.binning
     raw = backbone_states(model, batch)  # (B, T, d), T = N + 1
     nodes = raw[:, 1:]  # (B, N, d): output after reading node j (keys of candidates)
-    h = model.with_state(raw, batch["state"])  # what the heads decide from
+    h = model.with_state(raw, batch["state"], batch.get("style"))  # what the heads decide from
     types = batch["types"]
     M = batch["w_j"].shape[-1]
     ptr_ok = batch["w_ptr_ok"]
@@ -189,21 +189,32 @@ def batch_nll(model: LayoutModel, batch: dict[str, Tensor]) -> Tensor:
     return sum(t.sum(-1) for t in terms.values())
 
 
-def sequence_batch(seqs: list[Sequence], model: LayoutModel) -> dict[str, Tensor]:
-    """Encode and collate sequences for :func:`step_nll`."""
+def sequence_batch(seqs: list[Sequence], model: LayoutModel, styles: list | None = None) -> dict[str, Tensor]:
+    """Encode and collate sequences for :func:`step_nll`.
+
+    For a style model (``style_dim > 0``) each tile is conditioned on ``styles[i]`` (raw style
+    rows, :mod:`citygen.style`), by default the style computed from the tile itself.
+    """
     cfg = model.config
-    return collate([tile_arrays(encode(s, cfg.binning), cfg.window) for s in seqs])
+    if cfg.style_dim and styles is None:
+        from citygen.style import style_of_sequence
+
+        styles = [style_of_sequence(s) for s in seqs]
+    styles = styles if cfg.style_dim else [None] * len(seqs)
+    return collate([tile_arrays(encode(s, cfg.binning), cfg.window, st) for s, st in zip(seqs, styles, strict=True)])
 
 
 @torch.no_grad()
-def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence) -> float:
+def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence, style=None) -> float:  # noqa: ANN001
     """Exact log-likelihood (nats) of one tile (a layout graph or a canonical sequence).
 
     Positions are normalised by the model's tile size: a layout of another tile size is
-    scaled to it first.
+    scaled to it first. A style model scores the tile given its style: ``style`` (a raw style
+    row, :mod:`citygen.style`), by default the tile's own.
     """
     seq = tile if isinstance(tile, Sequence) else to_sequence(tile)
     model.eval()
     device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in sequence_batch([seq], model).items()}
+    styles = None if style is None else [style]
+    batch = {k: v.to(device) for k, v in sequence_batch([seq], model, styles).items()}
     return -float(batch_nll(model, batch)[0])

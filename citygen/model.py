@@ -49,6 +49,8 @@ class ModelConfig:
         Tile side in metres of the data the model learned.
     binning
         Position discretisation.
+    style_dim
+        Style values the model is conditioned on (:mod:`citygen.style`; 0: unconditioned).
     """
 
     d_model: int = 128
@@ -63,6 +65,7 @@ class ModelConfig:
     dropout: float = 0.0
     tile_size: float = 1000.0
     binning: Binning = field(default_factory=Binning)
+    style_dim: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready config."""
@@ -162,7 +165,9 @@ class LayoutModel(nn.Module):
             msg = f"unknown backbone {c.backbone!r}"
             raise ValueError(msg)
         self.ln_f = nn.LayerNorm(d)
-        self.state_proj = nn.Sequential(nn.Linear(N_STATE, d), nn.GELU(), nn.Linear(d, d))
+        self.state_proj = nn.Sequential(nn.Linear(N_STATE + c.style_dim, d), nn.GELU(), nn.Linear(d, d))
+        if c.style_dim:
+            self.style_bos = nn.Linear(c.style_dim, d)  # the style also starts the sequence
         # heads
         self.head_type = nn.Linear(d, N_TYPES)
         self.head_gap = _mlp(d, d, b.gap_bins)
@@ -229,8 +234,26 @@ class LayoutModel(nn.Module):
         return [{} for _ in range(self.config.n_layers)] if self.config.backbone == "transformer" else []
 
     # ----------------------------------------------------------------------------- heads
-    def with_state(self, h: Tensor, state: Tensor) -> Tensor:
-        """Add the step-state summary ``(..., N_STATE)`` to backbone outputs ``(..., d)``."""
+    def start_token(self, B: int, style: Tensor | None = None) -> Tensor:
+        """The first token ``(B, d)``: BOS, plus the tile's style ``(B, style_dim)`` if any."""
+        x = self.bos.expand(B, -1)
+        if self.config.style_dim:
+            x = x + self.style_bos(self._style(style, B, x))
+        return x
+
+    def _style(self, style: Tensor | None, B: int, like: Tensor) -> Tensor:
+        if style is None or style.shape[-1] != self.config.style_dim:
+            msg = f"this model is conditioned on {self.config.style_dim} style values per tile; give style (B, {self.config.style_dim})"
+            raise ValueError(msg)
+        return style.to(device=like.device, dtype=like.dtype).reshape(B, -1)
+
+    def with_state(self, h: Tensor, state: Tensor, style: Tensor | None = None) -> Tensor:
+        """Add the step-state summary ``(..., N_STATE)`` (and the tile's style ``(B, S)``, for
+        a style model: every head at every step reads it) to backbone outputs ``(..., d)``."""
+        if self.config.style_dim:
+            s = self._style(style, state.shape[0], state)
+            s = s.view(s.shape[0], *([1] * (state.dim() - 2)), s.shape[-1]).expand(*state.shape[:-1], -1)
+            state = torch.cat([state, s], dim=-1)
         return h + self.state_proj(state)
 
     def pointer_logits(self, h: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -90,6 +91,7 @@ def sample(
     device: str | torch.device | None = None,
     batch_size: int = 64,
     config: SampleConfig | None = None,
+    style: np.ndarray | None = None,
 ) -> list[nx.Graph]:
     """Sample ``n`` street layouts from a model.
 
@@ -110,6 +112,9 @@ def sample(
         Tiles sampled together.
     config
         Constraints and temperature.
+    style
+        For a style model: raw style rows ``(n, STYLE_DIM)`` (:mod:`citygen.style`), one per
+        layout; by default drawn from the model's style bank (its training tiles).
 
     Returns
     -------
@@ -129,12 +134,14 @@ def sample(
     if len(prefixes) != n:
         msg = f"got {len(prefixes)} prefixes for {n} layouts"
         raise UsageError(msg)
+    styles = resolve_styles(model, n, seed, style)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     out: list[nx.Graph] = []
     for start in range(0, n, batch_size):
         chunk = prefixes[start : start + batch_size]
         state = SampleState(model, len(chunk), config, dev, gen, chunk)
+        state.style = style_tensor(styles, start, len(chunk), dev)
         finished: dict[int, nx.Graph] = {}
 
         def harvest(st: SampleState, t: int) -> None:
@@ -150,7 +157,54 @@ def sample(
         for G in state.layouts(seed=seed, first_index=start):
             finished[G.graph["index"] - start] = G
         out += [finished[i] for i in range(len(chunk))]
+    if styles is not None:
+        for G, row in zip(out, styles, strict=True):
+            G.graph["style"] = style_dict(row)
     return finish(out, config)
+
+
+def resolve_styles(model: LayoutModel, n: int, seed: int, style: np.ndarray | None) -> np.ndarray | None:
+    """Raw style rows ``(n, STYLE_DIM)`` for a style model (given, or drawn from its bank).
+
+    Raises
+    ------
+    UsageError
+        If a style is given to a model without style input, or has the wrong shape.
+    """
+    from citygen.style import STYLE_DIM, check_bank, draw_styles
+
+    if not model.config.style_dim:
+        if style is not None:
+            msg = "this model takes no style (it was trained without --style); leave out --like/--density/--grid"
+            raise UsageError(msg)
+        return None
+    if style is None:
+        bank = getattr(model, "style_bank", None)
+        if bank is None:
+            msg = "this style model has no style bank (style_bank.json); give styles explicitly"
+            raise UsageError(msg)
+        return draw_styles(bank, n, seed)
+    arr = check_bank(style, "style")
+    if arr.shape != (n, STYLE_DIM):
+        msg = f"style must have one row per layout, shape ({n}, {STYLE_DIM}), got {arr.shape}"
+        raise UsageError(msg)
+    return arr
+
+
+def style_tensor(styles: np.ndarray | None, start: int, count: int, dev: torch.device) -> Tensor | None:
+    """Model inputs of layouts ``start .. start + count`` (None for a model without style)."""
+    if styles is None:
+        return None
+    from citygen.style import features
+
+    return torch.as_tensor(features(styles[start : start + count]), device=dev)
+
+
+def style_dict(row: np.ndarray) -> dict[str, float]:
+    """A raw style row as ``{key: value}`` (:data:`citygen.style.STYLE_KEYS`)."""
+    from citygen.style import STYLE_KEYS
+
+    return {k: round(float(v), 6) for k, v in zip(STYLE_KEYS, row, strict=True)}
 
 
 def finish(layouts: list[nx.Graph], config: SampleConfig) -> list[nx.Graph]:
@@ -180,11 +234,11 @@ def run_steps(state: SampleState, every: int = 0, callback: Callable[[SampleStat
         (:meth:`SampleState.reindex`), as sequential Monte Carlo does.
     """
     model = state.model
-    state.token = model.bos.expand(state.B, -1)
+    state.token = model.start_token(state.B, state.style)
     for t in range(state.N):
         raw = model.backbone(state.token.unsqueeze(1), state.cache, start=t).squeeze(1)
         state.record_output(t, raw)
-        h = model.with_state(raw, state.step_features(t))
+        h = model.with_state(raw, state.step_features(t), state.style)
         ty = state.choose_type(t, h)
         pos, parent = state.place(t, h, ty)
         ty = torch.where(state.done, torch.full_like(ty, END), ty)

@@ -89,6 +89,7 @@ class SampleState:
         self.all_border = torch.ones(B, dtype=torch.bool, **kw)
         self.done = torch.zeros(B, dtype=torch.bool, **kw)
         self.row = torch.arange(B, **kw)  # each row's index in the original batch (rows compact)
+        self.style: Tensor | None = None  # (B, style_dim) model inputs of a style model
         self.cache = model.new_cache()
         self._init_prefix(prefixes)
 

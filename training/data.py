@@ -18,6 +18,7 @@ from citygen.encode import Binning, encode
 from citygen.errors import DatasetError
 from data_prep.order import to_sequence
 from data_prep.shards import Dataset
+from citygen.style import bank_of_sequences, style_of_sequence
 from data_prep.tiles import random_window
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,23 @@ class TrainingStream:
         Base seed of the run.
     """
 
-    def __init__(self, data: Dataset, binning: Binning, window: int, config: StreamConfig, seed: int) -> None:
+    def __init__(
+        self,
+        data: Dataset,
+        binning: Binning,
+        window: int,
+        config: StreamConfig,
+        seed: int,
+        style: bool = False,
+    ) -> None:
         self.data, self.binning, self.window, self.config, self.seed = data, binning, window, config, seed
+        self.style = style
+        seqs = [s for s in data.sequences("train") if config.min_nodes <= s.n_nodes <= config.max_nodes]
+        #: raw style rows of the fixed training tiles (the style bank a style model ships with)
+        self.bank = bank_of_sequences(seqs) if style else None
         self.fixed = [
-            tile_arrays(encode(s, binning), window)
-            for s in data.sequences("train")
-            if config.min_nodes <= s.n_nodes <= config.max_nodes
+            tile_arrays(encode(s, binning), window, None if self.bank is None else self.bank[i])
+            for i, s in enumerate(seqs)
         ]
         if not self.fixed:
             msg = f"data set {data.root} has no training tiles with {config.min_nodes}+ nodes"
@@ -94,7 +106,9 @@ class TrainingStream:
             except DatasetError:
                 continue
             if self.config.min_nodes <= G.number_of_nodes() <= self.config.max_nodes and G.number_of_edges():
-                return tile_arrays(encode(to_sequence(G), self.binning), self.window)
+                seq = to_sequence(G)
+                style = style_of_sequence(seq) if self.style else None  # of the rotated window
+                return tile_arrays(encode(seq, self.binning), self.window, style)
         return None
 
     def epoch(self, epoch: int) -> list[list[dict[str, np.ndarray]]]:

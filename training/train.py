@@ -179,7 +179,9 @@ def train(
         model_config.window,
         StreamConfig(windows_per_epoch=config.windows_per_epoch, batch_size=config.batch_size),
         config.seed,
+        style=model_config.style_dim > 0,
     )
+    model.style_bank = stream.bank  # a style model draws unconditioned styles from its tiles
     est_steps = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size) * config.epochs
     state = {"step": 0, "epoch": 0, "batch": 0, "best_val": None}
     log_path = out / "log.jsonl"

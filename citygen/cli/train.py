@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--position", choices=["relative", "absolute"], default="relative")
     p.add_argument("--window", type=integer, default=96, help="candidate window (nodes)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument(
+        "--style",
+        action="store_true",
+        help="condition on each tile's style (junction and street density, grid order and "
+        "bearing, road-class mix, dead ends), so that generate --like/--density/--grid work",
+    )
     p.add_argument("--realism-samples", type=integer, default=8, help="tiles sampled per epoch")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
@@ -41,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model is."""
     from citygen.model import ModelConfig
+    from citygen.style import STYLE_DIM
     from training.train import TrainConfig, train
 
     model_cfg = ModelConfig(
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         backbone=args.backbone,
         position=args.position,
         window=args.window,
+        style_dim=STYLE_DIM if args.style else 0,
     )
     cfg = TrainConfig(
         epochs=args.epochs,

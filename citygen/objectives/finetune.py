@@ -39,6 +39,7 @@ from citygen.model import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import evaluate
 from citygen.sample import SampleConfig, sample
+from citygen.style import drawn_styles
 from data_prep.order import to_sequence
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ def policy_step(
     scored = evaluate(layouts, objective, {})
     batch = {
         k: v.to(device)
-        for k, v in sequence_batch([to_sequence(G) for G in layouts], policy).items()
+        for k, v in sequence_batch(
+            [to_sequence(G) for G in layouts], policy, drawn_styles(layouts, policy)
+        ).items()
     }
     logp = -batch_nll(policy, batch)  # (B,) nats, differentiable
     with torch.no_grad():

@@ -33,7 +33,7 @@ from citygen.model import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
 from citygen.objectives.validity import validity_mask
-from citygen.sample import SampleConfig, finish, run_steps
+from citygen.sample import SampleConfig, finish, resolve_styles, run_steps, style_tensor
 from citygen.sample_state import SampleState
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,9 @@ def smc(
     rng = np.random.default_rng(seed)
     prefixes = repeat_prefix(prefix, n, particles)
     per_chunk = max(1, batch_size // particles)
+    styles = resolve_styles(model, n, seed, None)  # one style per layout, shared by its particles
+    if styles is not None:
+        styles = np.repeat(styles, particles, axis=0)
     finals: list[nx.Graph] = []
     ess: list[float] = []
     for g0 in range(0, n, per_chunk):
@@ -185,6 +188,7 @@ def smc(
         state = SampleState(
             model, g * particles, cfg, dev, gen, prefixes[g0 * particles : (g0 + g) * particles]
         )
+        state.style = style_tensor(styles, g0 * particles, g * particles, dev)
         resampler = Resampler(objective, g, particles, beta, rng)
         run_steps(state, every=every if beta > 0 else 0, callback=resampler)
         finals += finish(state.layouts(seed=seed, first_index=g0 * particles), cfg)
