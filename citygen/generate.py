@@ -52,6 +52,9 @@ def generate(
     particles: int = 16,
     realism: float | None = None,
     realism_data: str | Path | None = None,
+    like: str | Path | None = None,
+    density: float | None = None,
+    grid: float | None = None,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir``.
 
@@ -86,6 +89,10 @@ def generate(
         trained with; 0: objectives alone) and the real
         tiles it measures against (a prepared data set or a reference JSON; None: the
         shipped corpus reference); see :mod:`citygen.objectives.typicality`.
+    like, density, grid
+        For a style model: draw each layout's style from the real tiles of a place (a data
+        set, an OSM / street-lines file or folder, or a place name; :mod:`citygen.like`), and
+        fix its junction density (per km2) and orientation order (0 to 1).
     """
     from export.write import parse_formats, write_layouts
 
@@ -99,6 +106,7 @@ def generate(
     else:
         net = load_model(model, dev)
         name = "default" if model is None else str(model)
+    sample_config, style_meta = _styled(net, sample_config, like, density, grid)
     if steering is None:
         layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=sample_config)
         steered, objective_meta = None, None
@@ -109,9 +117,42 @@ def generate(
         steered = steer(net, steering, n, **kw)
         layouts, objective_meta = steered.layouts, metadata(steering, steered)
     meta = {"model": name, "seed": seed, "objective": objective_meta}
+    if style_meta:
+        meta["style"] = style_meta
     Path(out_dir).mkdir(parents=True, exist_ok=True) if not Path(out_dir).is_file() else None
     files = write_layouts(layouts, out_dir, formats=fmts, center=center, metadata=meta)
     return GenerateResult(layouts, files, steered)
+
+
+def _styled(
+    net: LayoutModel,
+    config: SampleConfig | None,
+    like: str | Path | None,
+    density: float | None,
+    grid: float | None,
+) -> tuple[SampleConfig | None, dict | None]:
+    """The sampling config with the style asked for (``--like``, ``--density``, ``--grid``)."""
+    from dataclasses import replace
+
+    from citygen.errors import UsageError
+    from citygen.style import check_overrides
+
+    if like is None and density is None and grid is None:
+        return config, None
+    check_overrides(density, grid)
+    if not net.config.style_dim:
+        msg = "this model takes no style (it was trained without --style); leave out --like/--density/--grid"
+        raise UsageError(msg)
+    bank = None
+    meta: dict = {"density": density, "grid": grid}
+    if like is not None:
+        from citygen.like import like_source
+
+        src = like_source(like, float(net.config.tile_size))
+        bank = tuple(tuple(float(v) for v in row) for row in src.bank)
+        meta |= {"like": str(like), "like_tiles": len(src.sequences)}
+    cfg = replace(config or SampleConfig(), style_bank=bank, density=density, grid=grid)
+    return cfg, meta
 
 
 def _steering(

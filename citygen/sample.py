@@ -60,6 +60,11 @@ class SampleConfig:
     snap
         Dead ends that stop less than this many metres short of a street, straight ahead, are
         joined to it after sampling (:mod:`citygen.snap`); 0 keeps the layouts as sampled.
+    style_bank
+        For a style model: raw style rows to draw from instead of the model's own bank (the
+        tiles of a ``--like`` place, :mod:`citygen.like`), as a tuple of tuples.
+    density, grid
+        For a style model: explicit junction density (per km2) and orientation order.
     """
 
     min_dist: float = 10.0
@@ -69,8 +74,16 @@ class SampleConfig:
     temperature: float = 1.0
     max_tries: int = 8
     snap: float = 25.0
+    style_bank: tuple[tuple[float, ...], ...] | None = None
+    density: float | None = None
+    grid: float | None = None
 
     def __post_init__(self) -> None:
+        from citygen.style import check_bank, check_overrides
+
+        check_overrides(self.density, self.grid)
+        if self.style_bank is not None:
+            check_bank(np.asarray(self.style_bank), "style bank")
         if self.min_dist < 0 or self.clearance < 0 or not 0 <= self.min_angle < 90:
             msg = "min_dist and clearance must be >= 0 and min_angle in [0, 90)"
             raise UsageError(msg)
@@ -134,7 +147,7 @@ def sample(
     if len(prefixes) != n:
         msg = f"got {len(prefixes)} prefixes for {n} layouts"
         raise UsageError(msg)
-    styles = resolve_styles(model, n, seed, style)
+    styles = resolve_styles(model, n, seed, style, config)
     gen = torch.Generator(device=dev)
     gen.manual_seed(seed)
     out: list[nx.Graph] = []
@@ -163,8 +176,18 @@ def sample(
     return finish(out, config)
 
 
-def resolve_styles(model: LayoutModel, n: int, seed: int, style: np.ndarray | None) -> np.ndarray | None:
-    """Raw style rows ``(n, STYLE_DIM)`` for a style model (given, or drawn from its bank).
+def resolve_styles(
+    model: LayoutModel,
+    n: int,
+    seed: int,
+    style: np.ndarray | None,
+    config: SampleConfig | None = None,
+) -> np.ndarray | None:
+    """Raw style rows ``(n, STYLE_DIM)`` for a style model: given, or drawn from a bank.
+
+    The bank is ``config.style_bank`` (a ``--like`` place) or the model's own (its training
+    tiles); ``config.density`` and ``config.grid`` fix those values (see
+    :func:`citygen.style.draw_styles`).
 
     Raises
     ------
@@ -173,17 +196,19 @@ def resolve_styles(model: LayoutModel, n: int, seed: int, style: np.ndarray | No
     """
     from citygen.style import STYLE_DIM, check_bank, draw_styles
 
+    cfg = config or SampleConfig()
+    asked = cfg.style_bank is not None or cfg.density is not None or cfg.grid is not None
     if not model.config.style_dim:
-        if style is not None:
+        if style is not None or asked:
             msg = "this model takes no style (it was trained without --style); leave out --like/--density/--grid"
             raise UsageError(msg)
         return None
     if style is None:
-        bank = getattr(model, "style_bank", None)
+        bank = np.asarray(cfg.style_bank) if cfg.style_bank is not None else getattr(model, "style_bank", None)
         if bank is None:
             msg = "this style model has no style bank (style_bank.json); give styles explicitly"
             raise UsageError(msg)
-        return draw_styles(bank, n, seed)
+        return draw_styles(bank, n, seed, cfg.density, cfg.grid)
     arr = check_bank(style, "style")
     if arr.shape != (n, STYLE_DIM):
         msg = f"style must have one row per layout, shape ({n}, {STYLE_DIM}), got {arr.shape}"

@@ -26,6 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=number, default=1.0, help="sampling temperature")
     p.add_argument("--snap", type=number, default=25.0, help="join dead ends this close (m) to a street straight ahead; 0: off")
+    s = p.add_argument_group("style of a place (a model trained with --style, as the default)")
+    s.add_argument(
+        "--like",
+        metavar="SOURCE",
+        help="streets like this place: a data set, an OSM / street-lines file or folder, or a "
+        'place name ("Lyon, France", online)',
+    )
+    s.add_argument("--density", type=number, metavar="N", help="junctions (3+ streets) per km2")
+    s.add_argument("--grid", type=number, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
     g = p.add_argument_group("steering (see docs/objectives.md)")
     g.add_argument(
         "--objective", metavar="NAMES", help="connectivity, travel_time, length, or a comma list"
@@ -77,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
         particles=args.particles,
         realism=args.realism,
         realism_data=args.realism_data,
+        like=args.like,
+        density=args.density,
+        grid=args.grid,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
     print(f"wrote {len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes) to {args.out}")

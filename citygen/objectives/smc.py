@@ -178,7 +178,7 @@ def smc(
     rng = np.random.default_rng(seed)
     prefixes = repeat_prefix(prefix, n, particles)
     per_chunk = max(1, batch_size // particles)
-    styles = resolve_styles(model, n, seed, None)  # one style per layout, shared by its particles
+    styles = resolve_styles(model, n, seed, None, cfg)  # one style per layout, shared by its particles
     if styles is not None:
         styles = np.repeat(styles, particles, axis=0)
     finals: list[nx.Graph] = []

@@ -1,0 +1,105 @@
+"""Generate in the style of a place: the style bank of a source a user names (``--like``).
+
+``citygen generate --like SOURCE`` draws each layout's style (:mod:`citygen.style`) from the
+real tiles of SOURCE instead of the whole training corpus:
+
+- a prepared data set (``citygen prepare --out``): all its tiles;
+- any file or folder ``citygen prepare --osm`` reads (OSM XML / PBF, street lines): cleaned
+  and cut into tiles of the model's tile size exactly as ``prepare`` does, nothing written;
+- anything else is taken as a place name for osmnx (``"Lyon, France"``; needs a network).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from citygen.errors import CitygenError, DatasetError, InputDataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LikeSource:
+    """The real tiles of a ``--like`` source: their style rows and their sequences."""
+
+    name: str
+    bank: np.ndarray
+    sequences: list
+
+
+def like_source(source: str | Path, tile_size: float, min_nodes: int = 8) -> LikeSource:
+    """Read a ``--like`` source (see the module docstring) at the model's tile size.
+
+    Parameters
+    ----------
+    source
+        A data set directory, an OSM / street-lines file or folder, or a place name.
+    tile_size
+        Tile side in metres (the model's).
+    min_nodes
+        Tiles with fewer nodes are left out, as ``prepare`` does.
+
+    Raises
+    ------
+    InputDataError
+        If the source has no drivable streets or no tile with ``min_nodes`` nodes.
+    DatasetError
+        If a folder is an incomplete or foreign citygen data set.
+    NetworkUnavailableError
+        If a place name cannot be looked up offline.
+    """
+    from citygen.style import bank_of_sequences
+    from data_prep.load import is_osm_file
+    from data_prep.shards import is_dataset_dir, load_dataset
+
+    text = str(source)
+    if not text.strip():
+        msg = "--like needs a source: a data set, an OSM or street-lines file, or a place name"
+        raise InputDataError(msg)
+    path = Path(text)
+    if path.is_dir() and is_dataset_dir(path):
+        ds = load_dataset(path)
+        if abs(ds.tile_size - tile_size) > 1e-6:
+            msg = f"--like {path}: its tiles are {ds.tile_size:g} m, the model draws {tile_size:g} m tiles"
+            raise DatasetError(msg)
+        seqs = [t.sequence for t in ds.tiles()]
+    elif path.exists():
+        seqs = _tiles_of(text, tile_size, min_nodes, osm=True)
+    elif "/" in text or "\\" in text or is_osm_file(path):
+        msg = f"--like {text}: no such file or directory"
+        raise InputDataError(msg)
+    else:
+        seqs = _tiles_of(text, tile_size, min_nodes, osm=False)
+    if not seqs:
+        msg = f"--like {text}: no tile of {tile_size:g} m with at least {min_nodes} street nodes"
+        raise InputDataError(msg)
+    return LikeSource(text, bank_of_sequences(seqs), seqs)
+
+
+def _tiles_of(source: str, tile_size: float, min_nodes: int, osm: bool) -> list:
+    from data_prep.clean import clean
+    from data_prep.order import to_sequence
+    from data_prep.prepare import make_sources
+    from data_prep.tiles import cut, grid_specs
+
+    sources = make_sources(osm=source) if osm else make_sources(place=source)
+    seqs = []
+    for src in sources:
+        try:
+            region = clean(src.load())
+        except CitygenError as exc:
+            msg = f"--like {src.value}: {exc}"
+            raise type(exc)(msg) from exc
+        for spec in grid_specs(region, tile_size).values():
+            layout = cut(region, spec)
+            if layout.number_of_nodes() >= min_nodes and layout.number_of_edges() > 0:
+                seqs.append(to_sequence(layout))
+    log.info("--like %s: %d tiles", source, len(seqs))
+    return seqs
+
+
+__all__ = ["InputDataError", "LikeSource", "like_source"]
