@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model is."""
-    from citygen.model import ModelConfig
+    from citygen.model.network import ModelConfig
     from training.train import TrainConfig, train
 
     model_cfg = ModelConfig(
