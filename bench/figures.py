@@ -12,8 +12,8 @@ import argparse
 import itertools
 from pathlib import Path
 
-from citygen.checkpoint import load_model
-from citygen.sample import sample
+from citygen.model.checkpoint import load_model
+from citygen.sampling.loop import sample
 from data_prep.shards import load_dataset
 from export.plot import write_sheet
 

@@ -20,8 +20,8 @@ def in_process_curve(device: str, sizes: list[int]) -> list[dict]:
     """Tiles per second of sampling alone (model already loaded) for several batch sizes."""
     import torch
 
-    from citygen.checkpoint import load_model
-    from citygen.sample import sample
+    from citygen.model.checkpoint import load_model
+    from citygen.sampling.loop import sample
 
     model = load_model(device=device)
     sample(model, 2, seed=0, device=device)  # warm-up

@@ -39,14 +39,14 @@ import numpy as np
 import torch
 from _util import RESULTS
 
-from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.metrics import realism_scorer
-from citygen.model import LayoutModel
+from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
+from citygen.model.network import LayoutModel
 from citygen.objectives import Combination, best_of_n, parse_objective, smc
 from citygen.objectives.smc import DEFAULT_BETA
 from citygen.objectives.typicality import default_reference
 from citygen.objectives.validity import is_valid
-from citygen.sample import sample
+from citygen.sampling.loop import sample
 from data_prep.shards import load_dataset
 
 #: (objective, weights, methods and settings) rows of the table.

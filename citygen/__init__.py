@@ -16,14 +16,14 @@ from typing import Any
 from citygen._version import __version__
 
 _LAZY: dict[str, str] = {
-    "load_model": "citygen.checkpoint",
-    "save_model": "citygen.checkpoint",
-    "sample": "citygen.sample",
-    "SampleConfig": "citygen.sample",
-    "log_likelihood": "citygen.likelihood",
-    "generate": "citygen.generate",
-    "LayoutModel": "citygen.model",
-    "ModelConfig": "citygen.model",
+    "load_model": "citygen.model.checkpoint",
+    "save_model": "citygen.model.checkpoint",
+    "sample": "citygen.sampling.loop",
+    "SampleConfig": "citygen.sampling.loop",
+    "log_likelihood": "citygen.model.likelihood",
+    "generate": "citygen.generation",
+    "LayoutModel": "citygen.model.network",
+    "ModelConfig": "citygen.model.network",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""The decision chain of a tile is a bijection with the tile (citygen/encode.py)."""
+"""The decision chain of a tile is a bijection with the tile (citygen/model/encode.py)."""
 
 import math
 
@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from citygen.encode import BORDER, CHILD, END, ROOT, Binning, encode, parents_of
 from citygen.layout import add_street, new_layout
+from citygen.model.encode import BORDER, CHILD, END, ROOT, Binning, encode, parents_of
 from data_prep.order import to_sequence
 
 

@@ -47,7 +47,7 @@ def test_training_windows_never_come_from_a_held_out_city(held_dir: Path) -> Non
     assert ds.area("test", "val").is_empty
     assert ds.area("test", "holdout").area > 0
     assert ds.area("helsinki", "holdout").is_empty
-    from citygen.encode import Binning
+    from citygen.model.encode import Binning
     from training.data import StreamConfig, TrainingStream
 
     stream = TrainingStream(ds, Binning(), 96, StreamConfig(), seed=0)

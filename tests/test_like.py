@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from citygen.checkpoint import save_model
+from citygen.model.checkpoint import save_model
 from citygen.errors import DatasetError, InputDataError, NetworkUnavailableError, UsageError
-from citygen.generate import generate
+from citygen.generation import generate
 from citygen.like import like_source
-from citygen.model import LayoutModel, ModelConfig
-from citygen.sample import SampleConfig
+from citygen.model.network import LayoutModel, ModelConfig
+from citygen.sampling.loop import SampleConfig
 from citygen.style import STYLE_DIM, STYLE_KEYS, bank_of_sequences
 from data_prep import load
 from data_prep.shards import load_dataset

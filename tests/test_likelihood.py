@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from citygen.batch import collate, tile_arrays
-from citygen.encode import Binning, encode
-from citygen.likelihood import _position_nll, batch_nll, log_likelihood, sequence_batch, step_nll
-from citygen.model import LayoutModel, ModelConfig
+from citygen.model.batch import collate, tile_arrays
+from citygen.model.encode import Binning, encode
+from citygen.model.likelihood import (
+    _position_nll,
+    batch_nll,
+    log_likelihood,
+    sequence_batch,
+    step_nll,
+)
+from citygen.model.network import LayoutModel, ModelConfig
 from data_prep.order import Sequence
 from data_prep.prepare import PrepareConfig, make_sources, prepare
 from data_prep.shards import load_dataset
@@ -124,7 +130,7 @@ def test_incremental_backbone_matches_full(backbone):
 
 @pytest.mark.parametrize("remaining", [4.0, 2.5, 0.3])
 def test_border_gap_density_integrates_to_one(remaining):
-    from citygen.likelihood import gap_nll
+    from citygen.model.likelihood import gap_nll
 
     model = _model()
     b = model.config.binning

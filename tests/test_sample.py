@@ -8,11 +8,11 @@ import pytest
 import shapely
 import torch
 
-from citygen.checkpoint import load_model
 from citygen.errors import UsageError
 from citygen.layout import ROAD_CLASSES
-from citygen.sample import SampleConfig, sample
-from citygen.sample_state import K_NBR
+from citygen.model.checkpoint import load_model
+from citygen.sampling.loop import SampleConfig, sample
+from citygen.sampling.state import K_NBR
 from data_prep.order import Sequence, to_sequence
 
 
@@ -126,8 +126,8 @@ def test_bad_arguments(model):
 
 
 def test_identity_reindex_in_callback_changes_nothing(model):
-    from citygen.sample import run_steps
-    from citygen.sample_state import SampleState
+    from citygen.sampling.loop import run_steps
+    from citygen.sampling.state import SampleState
 
     def layouts(callback):
         gen = torch.Generator().manual_seed(4)
@@ -146,8 +146,8 @@ def test_identity_reindex_in_callback_changes_nothing(model):
 
 
 def test_reindex_copies_rows(model):
-    from citygen.sample import run_steps
-    from citygen.sample_state import SampleState
+    from citygen.sampling.loop import run_steps
+    from citygen.sampling.state import SampleState
 
     gen = torch.Generator().manual_seed(2)
     st = SampleState(model, 2, SampleConfig(), torch.device("cpu"), gen, [None, None])

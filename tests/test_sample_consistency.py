@@ -9,10 +9,10 @@ sampled from a different distribution than the one it was trained on.
 import pytest
 import torch
 
-from citygen.likelihood import sequence_batch, step_nll
-from citygen.model import LayoutModel, ModelConfig
-from citygen.sample import SampleConfig, run_steps
-from citygen.sample_state import SampleState
+from citygen.model.likelihood import sequence_batch, step_nll
+from citygen.model.network import LayoutModel, ModelConfig
+from citygen.sampling.loop import SampleConfig, run_steps
+from citygen.sampling.state import SampleState
 from data_prep.prepare import PrepareConfig, make_sources, prepare
 from data_prep.shards import load_dataset
 

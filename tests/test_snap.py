@@ -5,7 +5,7 @@ import pytest
 
 from citygen.layout import add_street, new_layout, total_length_m
 from citygen.objectives.validity import is_valid
-from citygen.snap import snap_dead_ends
+from citygen.sampling.snap import snap_dead_ends
 
 
 def layout(points, edges, border=(), classes=None):

@@ -14,19 +14,19 @@ import pytest
 import shapely
 import torch
 
-from citygen.checkpoint import load_model, read_config, save_model
 from citygen.cli import main
-from citygen.encode import END, ROOT
 from citygen.errors import UsageError
-from citygen.generate import generate
-from citygen.likelihood import batch_nll, sequence_batch
-from citygen.model import LayoutModel, ModelConfig
+from citygen.generation import generate
+from citygen.model.checkpoint import load_model, read_config, save_model
+from citygen.model.encode import END, ROOT
+from citygen.model.likelihood import batch_nll, sequence_batch
+from citygen.model.network import LayoutModel, ModelConfig
 from citygen.objectives import FinetuneConfig, best_of_n, finetune, parse_objective, smc
 from citygen.objectives.finetune import leave_one_out, policy_step
 from citygen.objectives.smc import Resampler, systematic_resample
 from citygen.objectives.steer import resolve_steering
-from citygen.sample import SampleConfig, finish, run_steps, sample
-from citygen.sample_state import SampleState
+from citygen.sampling.loop import SampleConfig, finish, run_steps, sample
+from citygen.sampling.state import SampleState
 from data_prep.order import to_sequence
 
 CFG = SampleConfig(max_nodes=48)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from citygen.checkpoint import STYLE_BANK, load_model, save_model
+from citygen.model.checkpoint import STYLE_BANK, load_model, save_model
 from citygen.errors import CheckpointError, UsageError
-from citygen.likelihood import log_likelihood, sequence_batch, step_nll
-from citygen.model import LayoutModel, ModelConfig
-from citygen.sample import SampleConfig, run_steps, sample
-from citygen.sample_state import SampleState
+from citygen.model.likelihood import log_likelihood, sequence_batch, step_nll
+from citygen.model.network import LayoutModel, ModelConfig
+from citygen.sampling.loop import SampleConfig, run_steps, sample
+from citygen.sampling.state import SampleState
 from citygen.style import STYLE_DIM, STYLE_KEYS, draw_styles, features, style_of, style_of_sequence
 from data_prep.prepare import PrepareConfig, make_sources, prepare
 from data_prep.shards import load_dataset

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from citygen.checkpoint import load_model
 from citygen.errors import CheckpointError
+from citygen.model.checkpoint import load_model
 from data_prep.prepare import PrepareConfig, make_sources, prepare
 
 TINY = ["--d-model", "16", "--layers", "1", "--heads", "2", "--window", "48", "--batch-size", "4",

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from citygen import atomic
-from citygen.checkpoint import WEIGHTS, load_weights, save_weights
 from citygen.errors import CheckpointError
-from citygen.model import LayoutModel
+from citygen.model.checkpoint import WEIGHTS, load_weights, save_weights
+from citygen.model.network import LayoutModel
 
 KEEP = 2
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from citygen.batch import tile_arrays
-from citygen.encode import Binning, encode
 from citygen.errors import DatasetError
+from citygen.model.batch import tile_arrays
+from citygen.model.encode import Binning, encode
 from data_prep.order import to_sequence
 from data_prep.shards import Dataset
 from citygen.style import bank_of_sequences, style_of_sequence

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from citygen.model import LayoutModel
+from citygen.model.network import LayoutModel
 from data_prep.shards import Dataset
 
 
@@ -33,7 +33,7 @@ def quick_stats(layouts: list[nx.Graph]) -> dict[str, float]:
 
 def quick_realism(model: LayoutModel, data: Dataset, n: int, seed: int, device: torch.device) -> dict[str, float]:
     """Sample ``n`` tiles and report their quick stats beside the validation tiles' stats."""
-    from citygen.sample import sample
+    from citygen.sampling.loop import sample
 
     gen = quick_stats(sample(model, n, seed=seed, device=device, batch_size=n))
     real_tiles = data.tiles("val") or data.tiles("train")

@@ -1,7 +1,7 @@
 """Reference models for the validation NLL: what the learned model must beat clearly.
 
 Both are proper probability models of a tile over the same space and base measure as
-:mod:`citygen.likelihood` (border positions on the perimeter, interior positions in the unit
+:mod:`citygen.model.likelihood` (border positions on the perimeter, interior positions in the unit
 square, edges as subsets of earlier nodes, one road class per edge), fitted by counting on the
 training tiles:
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln
 
-from citygen.encode import BORDER, END, N_TYPES
 from citygen.layout import ROAD_CLASSES
+from citygen.model.encode import BORDER, END, N_TYPES
 from data_prep.order import Sequence, perimeter_coordinate
 
 DIST_EDGES = np.concatenate([[0.0], np.geomspace(0.002, 1.5, 40), [np.inf]])

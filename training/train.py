@@ -19,12 +19,12 @@ import torch
 
 from citygen import atomic
 from citygen._memory import release_free_memory, resident_gb
-from citygen.batch import collate
-from citygen.checkpoint import CONFIG, save_model
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError, UsageError
-from citygen.likelihood import batch_nll, sequence_batch
-from citygen.model import LayoutModel, ModelConfig
+from citygen.model.batch import collate
+from citygen.model.checkpoint import CONFIG, save_model
+from citygen.model.likelihood import batch_nll, sequence_batch
+from citygen.model.network import LayoutModel, ModelConfig
 from data_prep.shards import Dataset, load_dataset, sha256_file
 from training import distributed
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -165,7 +165,7 @@ def train(
         msg = f"{out} already holds a training run; use --resume to continue it or another --out"
         raise UsageError(msg)
     if start_ckpt is not None:
-        from citygen.checkpoint import read_config
+        from citygen.model.checkpoint import read_config
 
         model_config = ModelConfig.from_dict(read_config(out)["model"])
     model_config = model_config or ModelConfig()

@@ -63,8 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
-    from citygen.generate import generate
-    from citygen.sample import SampleConfig
+    from citygen.generation import generate
+    from citygen.sampling.loop import SampleConfig
     from export.geo import parse_center
 
     center = parse_center(args.center) if args.center else None

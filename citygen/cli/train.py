@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model is."""
-    from citygen.model import ModelConfig
+    from citygen.model.network import ModelConfig
     from citygen.style import STYLE_DIM
     from training.train import TrainConfig, train
 

@@ -310,9 +310,9 @@ def evaluate(
         layouts, _ = read_layouts(generated)
         model_name = f"generated: {generated}"
     else:
-        from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
         from citygen.device import resolve_device
-        from citygen.sample import sample
+        from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
+        from citygen.sampling.loop import sample
 
         dev = resolve_device(device)
         net = load_model(model, device=dev)

@@ -7,11 +7,11 @@ import logging
 import torch
 
 from citygen.errors import UsageError
-from citygen.model import LayoutModel
+from citygen.model.network import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
 from citygen.objectives.validity import validity_mask
-from citygen.sample import SampleConfig, sample
+from citygen.sampling.loop import SampleConfig, sample
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ def best_of_n(
         Number of layouts returned.
     seed
         Sampling seed; candidates of layout ``i`` are samples ``i*N .. i*N + N - 1`` of one
-        seeded run of :func:`citygen.sample.sample` over ``n * N`` tiles.
+        seeded run of :func:`citygen.sampling.loop.sample` over ``n * N`` tiles.
     candidates
         ``N``, candidates per layout (1 is plain sampling).
     prefix, device, batch_size, config
-        As in :func:`citygen.sample.sample` (a prefix is shared by a layout's candidates).
+        As in :func:`citygen.sampling.loop.sample` (a prefix is shared by a layout's candidates).
 
     Returns
     -------

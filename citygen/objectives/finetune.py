@@ -8,7 +8,7 @@ gradient of
     J(theta) = E_x~p_theta [ R(x) ] - kl * KL(p_theta || p_0)
 
 where ``p_0`` is the frozen pretrained model, as GCPN does for molecules. Both terms are
-estimated on the sampled tiles with the exact log-likelihoods of :mod:`citygen.likelihood`:
+estimated on the sampled tiles with the exact log-likelihoods of :mod:`citygen.model.likelihood`:
 the shaped reward ``R(x) - kl * (log p_theta(x) - log p_0(x))`` minus a leave-one-out baseline
 (the mean shaped reward of the other tiles of the batch) weights ``log p_theta(x)``; the
 advantages are divided by their standard deviation (a per-batch step size).
@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from citygen.checkpoint import CONFIG, load_model, read_config, save_model
 from citygen.device import resolve_device
 from citygen.errors import UsageError
-from citygen.likelihood import batch_nll, sequence_batch
-from citygen.model import LayoutModel
+from citygen.model.checkpoint import CONFIG, load_model, read_config, save_model
+from citygen.model.likelihood import batch_nll, sequence_batch
+from citygen.model.network import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import evaluate
-from citygen.sample import SampleConfig, sample
+from citygen.sampling.loop import SampleConfig, sample
 from citygen.style import drawn_styles
 from data_prep.order import to_sequence
 
@@ -182,7 +182,7 @@ def finetune(
     Returns
     -------
     Path
-        ``out_dir``, loadable with :func:`citygen.checkpoint.load_model`.
+        ``out_dir``, loadable with :func:`citygen.model.checkpoint.load_model`.
 
     Raises
     ------

@@ -11,7 +11,7 @@ where ``phi_prev`` is the particle's score at the previous resampling: the incre
 weights of a twisted SMC whose target is ``p_model(x) * exp(beta * phi(x))``. Resampling copies
 the whole sampler state, key/value cache included (:meth:`SampleState.reindex`), so a copied
 particle continues from exactly where its parent was. At the end the final particles are
-finished as :func:`citygen.sample.sample` finishes layouts (dead ends snapped) and the one
+finished as :func:`citygen.sampling.loop.sample` finishes layouts (dead ends snapped) and the one
 with the best final score is kept; the objective's realism term counts only in this final
 pick. ``beta = 0`` resamples nothing (plain sampling, then the best of ``P``: best-of-N in
 distribution, though not the same draws, as plain sampling compacts its batch); a large ``beta`` is
@@ -29,12 +29,12 @@ import numpy as np
 import torch
 
 from citygen.errors import UsageError
-from citygen.model import LayoutModel
+from citygen.model.network import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
 from citygen.objectives.validity import validity_mask
-from citygen.sample import SampleConfig, finish, resolve_styles, run_steps, style_tensor
-from citygen.sample_state import SampleState
+from citygen.sampling.loop import SampleConfig, finish, resolve_styles, run_steps, style_tensor
+from citygen.sampling.state import SampleState
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def smc(
     beta
         Selection strength per unit of normalised score (0: no resampling).
     prefix, device, config
-        As in :func:`citygen.sample.sample`.
+        As in :func:`citygen.sampling.loop.sample`.
     batch_size
         Rows sampled together; at least one layout's particles (``particles``) are.
 

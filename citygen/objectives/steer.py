@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 
 from citygen.errors import UsageError
-from citygen.model import LayoutModel
+from citygen.model.network import LayoutModel
 from citygen.objectives.best_of_n import best_of_n
 from citygen.objectives.combine import DEFAULT_REALISM, Combination, parse_objective
 from citygen.objectives.result import Steered, evaluate
 from citygen.objectives.smc import smc
 from citygen.objectives.typicality import Reference
-from citygen.sample import SampleConfig, sample
+from citygen.sampling.loop import SampleConfig, sample
 
 METHODS: tuple[str, ...] = ("best-of-n", "smc", "finetune")
 DEFAULT_METHOD = "best-of-n"

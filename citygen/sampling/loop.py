@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from citygen.encode import BORDER, CHILD, END, ROOT
 from citygen.errors import UsageError
-from citygen.model import LayoutModel
-from citygen.sample_state import SampleState, categorical
+from citygen.model.encode import BORDER, CHILD, END, ROOT
+from citygen.model.network import LayoutModel
+from citygen.sampling.rules import categorical
+from citygen.sampling.state import SampleState
 from data_prep.order import Sequence
 
 
@@ -59,7 +60,7 @@ class SampleConfig:
         Redraws of a position before the step is ended instead.
     snap
         Dead ends that stop less than this many metres short of a street, straight ahead, are
-        joined to it after sampling (:mod:`citygen.snap`); 0 keeps the layouts as sampled.
+        joined to it after sampling (:mod:`citygen.sampling.snap`); 0 keeps the layouts as sampled.
     style_bank
         For a style model: raw style rows to draw from instead of the model's own bank (the
         tiles of a ``--like`` place, :mod:`citygen.like`), as a tuple of tuples.
@@ -236,7 +237,7 @@ def finish(layouts: list[nx.Graph], config: SampleConfig) -> list[nx.Graph]:
     """Sampled layouts as a user gets them: dead ends joined (``config.snap``, if > 0)."""
     if config.snap <= 0:
         return layouts
-    from citygen.snap import snap_dead_ends
+    from citygen.sampling.snap import snap_dead_ends
 
     c = config
     return [snap_dead_ends(G, c.snap, c.min_dist, c.clearance, c.min_angle) for G in layouts]

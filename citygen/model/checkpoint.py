@@ -16,13 +16,13 @@ from safetensors.torch import load_file, save
 
 from citygen import atomic
 from citygen.errors import CheckpointError
-from citygen.model import LayoutModel, ModelConfig
+from citygen.model.network import LayoutModel, ModelConfig
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 #: Raw style rows of the training tiles, beside a style model's weights (:mod:`citygen.style`).
 STYLE_BANK = "style_bank.json"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
 
 
 def save_weights(path: Path, model: LayoutModel) -> None:

@@ -9,16 +9,19 @@ Jacobian adds ``2 log r`` (bins are uniform in angle and in log-distance).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from citygen.batch import collate, tile_arrays
-from citygen.encode import BORDER, CHILD, ROOT, encode
-from citygen.model import LayoutModel
+from citygen.model.batch import collate, tile_arrays
+from citygen.model.encode import BORDER, CHILD, ROOT, encode
 from data_prep.order import Sequence, to_sequence
+
+if TYPE_CHECKING:  # the network calls batch_nll in forward: no import circle at run time
+    from citygen.model.network import LayoutModel
 
 NEG = -1e9
 

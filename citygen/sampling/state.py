@@ -1,7 +1,7 @@
 """The state of a batch of tiles being sampled, and the constraint-masked decisions.
 
 Active tiles all hold ``t`` nodes at step ``t`` (a step adds one node or ends the tile), so
-node indices line up across the batch. See :mod:`citygen.sample` for the rules.
+node indices line up across the batch. See :mod:`citygen.sampling.loop` for the rules.
 """
 
 from __future__ import annotations
@@ -15,50 +15,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from citygen import geometry as geo
-from citygen.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
-from citygen.layout import MAX_DEGREE, ROAD_CLASSES, add_street, new_layout
-from citygen.model import N_CLASSES, N_SECTORS, LayoutModel
+from citygen.layout import ROAD_CLASSES, add_street, new_layout
+from citygen.model.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
+from citygen.model.network import N_SECTORS, LayoutModel
+from citygen.sampling.edges import choose_edges
+from citygen.sampling.rules import (
+    K_NBR,
+    MARGIN,
+    angle_diff,
+    categorical,
+    perimeter_coord,
+    perimeter_xy,
+)
 from data_prep.order import Sequence
 
-#: Streets remembered per node (angle rules, parent context): all of them, since no node may
-#: get more than MAX_DEGREE, so the rules hold exactly.
-K_NBR = MAX_DEGREE
-MARGIN = 1e-4  # interior nodes keep this normalised distance from the tile border
-
-
-def categorical(logits: Tensor, mask: Tensor, gen: torch.Generator, temperature: float = 1.0) -> Tensor:
-    """Gumbel-max draw over the last axis among allowed entries; -1 where none is allowed."""
-    u = torch.rand(logits.shape, generator=gen, device=logits.device, dtype=torch.float32)
-    g = logits.float() / temperature - torch.log(-torch.log(u.clamp(1e-12, 1 - 1e-7)))
-    idx = g.masked_fill(~mask, -math.inf).argmax(-1)
-    return torch.where(mask.any(-1), idx, torch.full_like(idx, -1))
-
-
-def _perimeter_xy(s: Tensor) -> Tensor:
-    """Perimeter coordinate in ``[0, 4)`` to a normalised point on the border."""
-    side = torch.floor(s).clamp(0, 3)
-    f = s - side
-    x = torch.stack([torch.zeros_like(f), f, torch.ones_like(f), 1 - f], -1)
-    y = torch.stack([1 - f, torch.zeros_like(f), f, torch.ones_like(f)], -1)
-    i = side.long().unsqueeze(-1)
-    return torch.stack([x.gather(-1, i).squeeze(-1), y.gather(-1, i).squeeze(-1)], -1)
-
-
-def _perimeter_coord(xy: Tensor, eps: float = 1e-9) -> Tensor:
-    """Perimeter coordinate of border points, as :func:`data_prep.order.perimeter_coordinate`."""
-    x, y = xy[..., 0], xy[..., 1]
-    return torch.where(
-        x <= eps,
-        torch.remainder(1.0 - y, 4.0),
-        torch.where(y <= eps, 1.0 + x, torch.where(x >= 1 - eps, 2.0 + y, torch.remainder(4.0 - x, 4.0))),
-    )
-
-
-def _angle_diff(a: Tensor, b: Tensor) -> Tensor:
-    """Absolute circular difference of angles in radians, in ``[0, pi]``."""
-    d = torch.remainder(a - b, 2 * math.pi)
-    return torch.minimum(d, 2 * math.pi - d)
-
+__all__ = ["K_NBR", "MARGIN", "SampleState", "categorical"]
 
 class SampleState:
     """Tensors of ``B`` tiles under construction, and the decisions of one step."""
@@ -145,7 +116,7 @@ class SampleState:
             self.kedge[:, t - 1] = self.model.edge_k(h)
 
     def step_features(self, t: int) -> Tensor:
-        """Step-state features ``(B, N_STATE)``, as :func:`citygen.batch.step_state`."""
+        """Step-state features ``(B, N_STATE)``, as :func:`citygen.model.batch.step_state`."""
         before = torch.arange(self.N, device=self.dev)[None, :] < t
         loose = (self.deg == 0) & before
         loose_border = (loose & (self.types == BORDER)).sum(-1)
@@ -158,14 +129,14 @@ class SampleState:
     def _border_bins(self, t: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Allowed perimeter-gap bins ``(B, G)`` (the bin centre lies on the perimeter left and
         is far enough from the previous and the first border node), their bounds and centres."""
-        from citygen.likelihood import gap_bin_bounds
+        from citygen.model.likelihood import gap_bin_bounds
 
         lo, hi, ok = gap_bin_bounds(self.model, 4.0 - self.s_prev)
         first = torch.arange(lo.shape[-1], device=self.dev)[None] == 0
         centre = torch.where(first, hi / 2, torch.sqrt(lo.clamp(min=1e-12) * hi))
         s = self.s_prev[:, None] + centre
         ok &= s < 4.0
-        xy = _perimeter_xy(s.clamp(max=4.0 - 1e-9))
+        xy = perimeter_xy(s.clamp(max=4.0 - 1e-9))
         if t > 0:
             ar = torch.arange(self.B, device=self.dev)
             for idx in (t - 1, 0):
@@ -211,10 +182,10 @@ class SampleState:
         log_gap = torch.log(lo_k.clamp(min=1e-12)) + u * (torch.log(hi_k) - torch.log(lo_k.clamp(min=1e-12)))
         gap = torch.where(k == 0, u * hi_k, torch.exp(log_gap))
         s_exact = (self.s_prev[rows] + gap).clamp(max=4.0 - 1e-9)
-        pt = _perimeter_xy(s_exact)
+        pt = perimeter_xy(s_exact)
         good = self._point_ok(rows, None, pt, t, on_border=True)
         s_new = torch.where(good, s_exact, (self.s_prev[rows] + c_k).clamp(max=4.0 - 1e-9))
-        return _perimeter_xy(s_new), torch.full_like(rows, -1), k >= 0
+        return perimeter_xy(s_new), torch.full_like(rows, -1), k >= 0
 
     def _place_root(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         G = self.model.config.binning.root_grid
@@ -286,7 +257,7 @@ class SampleState:
         bn = self.model.config.binning
         A, D = bn.angle_bins, bn.dist_bins
         centres = ref[:, None] + (torch.arange(A, device=self.dev)[None] + 0.5) * bn.dtheta
-        conflict = (_angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
+        conflict = (angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
         amask = ~conflict.any(-1)
         alogits = self.model.angle_logits(ctx)
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
@@ -386,7 +357,7 @@ class SampleState:
 
     # ---------------------------------------------------------------------- commit
     def _reference(self, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
-        """Reference direction of new nodes, as :func:`citygen.encode.reference_angles`."""
+        """Reference direction of new nodes, as :func:`citygen.model.encode.reference_angles`."""
         eps = 1e-9
         x, y = pos[:, 0], pos[:, 1]
         normal = torch.where(
@@ -401,8 +372,6 @@ class SampleState:
 
     def commit(self, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
         """Choose the new nodes' streets, add nodes and streets, return the next tokens."""
-        from citygen.sample_edges import choose_edges
-
         acc, cls, jc = choose_edges(self, t, h, ty, pos, parent)
         active = ~self.done
         ar = torch.arange(self.B, device=self.dev)
@@ -412,7 +381,7 @@ class SampleState:
         self.ref[:, t] = self._reference(ty, pos, parent)
         self.last_parent = torch.where(active & (ty == CHILD), parent, self.last_parent)
         self.all_border &= ~(active & (ty != BORDER))
-        self.s_prev = torch.where(active & (ty == BORDER), _perimeter_coord(pos), self.s_prev)
+        self.s_prev = torch.where(active & (ty == BORDER), perimeter_coord(pos), self.s_prev)
         rank = acc.long().cumsum(-1) - 1
         bi, ki = torch.nonzero(acc, as_tuple=True)
         slot = self.m[bi] + rank[bi, ki]

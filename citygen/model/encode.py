@@ -33,6 +33,8 @@ from data_prep.order import Sequence, perimeter_coordinate
 
 BORDER, CHILD, ROOT, END = 0, 1, 2, 3
 N_TYPES = 4
+N_SECTORS = 12  # parent context: histogram of the parent's street directions
+N_STATE = 5  # step-state features (see citygen.model.batch.step_state)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ import math
 import numpy as np
 import torch
 
-from citygen.encode import BORDER, CHILD, N_TYPES, Encoded
-from citygen.model import N_SECTORS
+from citygen.model.encode import BORDER, CHILD, N_SECTORS, N_TYPES, Encoded
 
 
 def degree_before(n: int, edges: np.ndarray) -> np.ndarray:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from citygen import geometry as geo
-from citygen.encode import BORDER, CHILD
-from citygen.sample_state import K_NBR, SampleState, _angle_diff, categorical
+from citygen.model.encode import BORDER, CHILD
+from citygen.sampling.rules import K_NBR, angle_diff, categorical
+
+if TYPE_CHECKING:  # the state calls choose_edges: no import circle at run time
+    from citygen.sampling.state import SampleState
 
 
 def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) -> Tensor:
@@ -29,7 +33,7 @@ def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) ->
     bad |= ((dn < st.clr) & others).any(-1)
     dirs, dvalid = st._nbr_dirs(bs, j)
     back = torch.atan2(p[:, 1] - q[:, 1], p[:, 0] - q[:, 0])
-    bad |= ((_angle_diff(dirs, back[:, None]) < st.min_angle) & dvalid).any(-1)
+    bad |= ((angle_diff(dirs, back[:, None]) < st.min_angle) & dvalid).any(-1)
     ok[bs, ks] = ~bad
     return ok
 
@@ -38,7 +42,7 @@ def _angle_conflicts(rel: Tensor, chosen: Tensor, priority: Tensor, min_angle: f
     """Drop chosen streets at the new node that run within ``min_angle`` of a chosen street
     of higher priority; ``rel (B, M, 2)``, ``chosen``/``priority (B, M)``."""
     ang = torch.atan2(rel[..., 1], rel[..., 0])
-    close = _angle_diff(ang[:, :, None], ang[:, None, :]) < min_angle
+    close = angle_diff(ang[:, :, None], ang[:, None, :]) < min_angle
     beaten = close & chosen[:, None, :] & (priority[:, None, :] > priority[:, :, None])
     return chosen & ~beaten.any(-1)
 
@@ -83,4 +87,4 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     return accepted & active[:, None], classes, jc
 
 
-__all__ = ["choose_edges", "math"]
+__all__ = ["choose_edges"]

@@ -3,9 +3,9 @@
 Per step ``t`` the backbone state ``h[t]`` (it has read BOS and nodes ``0..t-1``) predicts the
 step type, the position (perimeter gap; parent pointer, angle and log-distance; or a root grid
 cell) and then, for each earlier node ``j`` in the window, whether ``t`` connects to ``j`` and
-with which road class. See :mod:`citygen.encode` for the decision chain. The training forward
+with which road class. See :mod:`citygen.model.encode` for the decision chain. The training forward
 pass scores all steps of a batch at once and returns per-step negative log-likelihood terms
-(nats); :mod:`citygen.sample` calls the same heads one step at a time.
+(nats); :mod:`citygen.sampling.loop` calls the same heads one step at a time.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from citygen.encode import N_TYPES, Binning
 from citygen.layout import ROAD_CLASSES
+from citygen.model.encode import N_SECTORS, N_STATE, N_TYPES, Binning
 
 N_CLASSES = len(ROAD_CLASSES)
-N_SECTORS = 12  # parent context: histogram of the parent's street directions
-N_STATE = 5  # step-state features (see citygen.batch.step_state)
 
 
 @dataclass
@@ -194,7 +192,7 @@ class LayoutModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Total NLL per tile ``(B,)`` in nats of a teacher-forced batch (see likelihood)."""
-        from citygen.likelihood import batch_nll
+        from citygen.model.likelihood import batch_nll  # likelihood needs no network at import
 
         return batch_nll(self, batch)
 

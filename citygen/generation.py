@@ -10,11 +10,11 @@ from typing import Any
 
 import networkx as nx
 
-from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError
-from citygen.model import LayoutModel
-from citygen.sample import SampleConfig, sample
+from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
+from citygen.model.network import LayoutModel
+from citygen.sampling.loop import SampleConfig, sample
 
 log = logging.getLogger(__name__)
 
