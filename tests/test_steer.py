@@ -18,7 +18,7 @@ from citygen.checkpoint import load_model, read_config, save_model
 from citygen.cli import main
 from citygen.encode import END, ROOT
 from citygen.errors import UsageError
-from citygen.generate import generate
+from citygen.generation import generate
 from citygen.likelihood import batch_nll, sequence_batch
 from citygen.model import LayoutModel, ModelConfig
 from citygen.objectives import FinetuneConfig, best_of_n, finetune, parse_objective, smc

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
-    from citygen.generate import generate
+    from citygen.generation import generate
     from citygen.sample import SampleConfig
     from export.geo import parse_center
 

@@ -1,0 +1,333 @@
+"""The public Python API: ``citygen.load_model``, ``citygen.sample``, ``citygen.log_likelihood``.
+
+Thin wrappers that check what a user passes and then call the internal functions. Bad input
+raises a :mod:`citygen.errors` type whose message names the problem (:class:`UsageError` for
+arguments, :class:`LayoutError` for a graph that is not a layout, :class:`CheckpointError` for
+a model directory), never a bare ``KeyError`` / ``AttributeError`` from deep inside.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from citygen.errors import LayoutError, UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+    from citygen.model import LayoutModel
+    from data_prep.order import Sequence
+
+#: Largest seed accepted (seeds are 0 .. 2**63 - 1, the range of a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
+
+
+def check_int(value: Any, name: str, lo: int = 0, hi: int | None = None) -> int:
+    """Check an integer argument in ``[lo, hi]`` (numpy ints too; bools, floats refused).
+
+    Raises
+    ------
+    UsageError
+        Naming the argument, if ``value`` is not an integer or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+        raise UsageError(msg)
+    out = operator.index(value)
+    if out < lo or (hi is not None and out > hi):
+        span = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
+        msg = f"{name} must be {span}, got {out}"
+        raise UsageError(msg)
+    return out
+
+
+def check_seed(seed: Any) -> int:
+    """Check a seed: an integer in ``0 .. 2**63 - 1`` (see :data:`MAX_SEED`)."""
+    return check_int(seed, "seed", 0, MAX_SEED)
+
+
+def _check_model(model: Any) -> LayoutModel:
+    from citygen.model import LayoutModel
+
+    if not isinstance(model, LayoutModel):
+        msg = (
+            f"model must be a citygen LayoutModel (citygen.load_model()), "
+            f"got {type(model).__name__}"
+        )
+        raise UsageError(msg)
+    return model
+
+
+def load_model(
+    path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
+) -> LayoutModel:
+    """Load a model directory (None: the default model shipped in the package).
+
+    Parameters
+    ----------
+    path
+        A directory written by ``citygen train`` / ``citygen finetune`` (or ``save_model``).
+    device
+        ``"cpu"``, ``"cuda"`` or a :class:`torch.device`.
+
+    Returns
+    -------
+    LayoutModel
+        In evaluation mode.
+
+    Raises
+    ------
+    UsageError
+        If ``path`` is not a path or ``device`` is not a device name.
+    CheckpointError
+        If the directory is not a citygen model or its files are corrupt or incompatible.
+    """
+    import torch
+
+    from citygen.checkpoint import load_model as _load
+
+    if path is not None and not isinstance(path, str | os.PathLike):
+        msg = f"model path must be a str or a path, got {type(path).__name__}"
+        raise UsageError(msg)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        msg = f"unknown device {device!r}: {exc}"
+        raise UsageError(msg) from None
+    return _load(Path(path) if path is not None else None, dev)
+
+
+def _check_prefix(prefix: Any, n: int) -> Any:
+    from data_prep.order import Sequence
+
+    if prefix is None or isinstance(prefix, Sequence):
+        return prefix
+    if isinstance(prefix, list | tuple):
+        bad = [i for i, p in enumerate(prefix) if p is not None and not isinstance(p, Sequence)]
+        if bad:
+            kind = type(prefix[bad[0]]).__name__
+            msg = f"prefix[{bad[0]}] must be a data_prep.order.Sequence or None, got {kind}"
+            raise UsageError(msg)
+        if len(prefix) != n:
+            msg = f"got {len(prefix)} prefixes for {n} layouts"
+            raise UsageError(msg)
+        return list(prefix)
+    msg = (
+        "prefix must be a data_prep.order.Sequence (e.g. to_sequence(layout)), a list of them "
+        f"(one per layout), or None; got {type(prefix).__name__}"
+    )
+    raise UsageError(msg)
+
+
+def sample(
+    model: LayoutModel,
+    n: int,
+    seed: int = 0,
+    prefix: Sequence | list[Sequence | None] | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 64,
+    config: Any = None,
+) -> list[nx.Graph]:
+    """Sample ``n`` street layouts from a model (see :func:`citygen.sample.sample`).
+
+    Parameters
+    ----------
+    model
+        A :class:`~citygen.model.LayoutModel` (``citygen.load_model()``).
+    n
+        Number of layouts, at least 1.
+    seed
+        Seed in ``0 .. 2**63 - 1``; the same seed, model, settings and device give the same
+        layouts.
+    prefix
+        A :class:`data_prep.order.Sequence` teacher-forced in every tile, a list of them (one
+        per layout, None for unconditioned), or None.
+    device
+        Where to sample (default: the model's device).
+    batch_size
+        Tiles sampled together, at least 1.
+    config
+        A :class:`citygen.sample.SampleConfig` (constraints, temperature, snapping) or None.
+
+    Returns
+    -------
+    list of networkx.Graph
+        Layout graphs (:mod:`citygen.layout`) in metres.
+
+    Raises
+    ------
+    UsageError
+        On a model, count, seed, prefix, batch size or config of the wrong type or range.
+    """
+    from citygen.sample import SampleConfig
+    from citygen.sample import sample as _sample
+
+    net = _check_model(model)
+    n = check_int(n, "n (number of layouts)", 1)
+    seed = check_seed(seed)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if config is not None and not isinstance(config, SampleConfig):
+        msg = f"config must be a citygen.SampleConfig or None, got {type(config).__name__}"
+        raise UsageError(msg)
+    prefix = _check_prefix(prefix, n)
+    return _sample(
+        net, n, seed=seed, prefix=prefix, device=device, batch_size=batch_size, config=config
+    )
+
+
+def as_layout(G: Any) -> nx.Graph:
+    """Check a graph given as a layout; return it as an undirected simple :class:`nx.Graph`.
+
+    A ``DiGraph``, ``MultiGraph`` or ``MultiDiGraph`` (osmnx's type) of a layout is turned into
+    the undirected simple graph of the same streets first: two nodes joined in either
+    direction, or more than once, are one street (the first edge's attributes are kept). So a
+    layout has the same log-likelihood whatever graph type holds it.
+
+    Parameters
+    ----------
+    G
+        A layout (:mod:`citygen.layout`): graph attribute ``tile_size`` (metres, > 0), node
+        ``x``, ``y`` in metres inside ``[0, tile_size]``, edge ``highway`` one of
+        :data:`citygen.layout.ROAD_CLASSES` (map OSM tags with :func:`citygen.layout.road_class`).
+
+    Raises
+    ------
+    LayoutError
+        Naming the first problem: not a graph, no or bad ``tile_size``, no nodes, a node without
+        finite ``x`` / ``y`` or outside the tile, a self-loop, an unknown road class.
+    """
+    if not isinstance(G, nx.Graph):
+        msg = f"a layout must be a networkx graph, got {type(G).__name__}"
+        raise LayoutError(msg)
+    size = _tile_size(G)
+    if G.number_of_nodes() == 0:
+        msg = "the layout is empty (no nodes)"
+        raise LayoutError(msg)
+    for v, d in G.nodes(data=True):
+        _check_node(v, d, size)
+    H = nx.Graph()
+    H.graph.update(G.graph)
+    H.add_nodes_from(G.nodes(data=True))
+    for u, v, d in G.edges(data=True):
+        if u == v:
+            msg = f"edge {u!r}-{v!r} is a self-loop; a layout's streets join two nodes"
+            raise LayoutError(msg)
+        if not H.has_edge(u, v):
+            H.add_edge(u, v, **d)
+    _check_classes(H)
+    if not all(isinstance(v, int) for v in H.nodes):
+        H = nx.convert_node_labels_to_integers(H)
+    return H
+
+
+def _tile_size(G: nx.Graph) -> float:
+    if "tile_size" not in G.graph:
+        msg = "the layout has no graph attribute 'tile_size' (tile side in metres)"
+        raise LayoutError(msg)
+    try:
+        size = float(G.graph["tile_size"])
+    except (TypeError, ValueError):
+        msg = f"tile_size must be a number of metres, got {G.graph['tile_size']!r}"
+        raise LayoutError(msg) from None
+    if not (math.isfinite(size) and size > 0):
+        msg = f"tile_size must be a finite number of metres > 0, got {size}"
+        raise LayoutError(msg)
+    return size
+
+
+def _check_node(v: Any, d: dict, size: float) -> None:
+    for key in ("x", "y"):
+        if key not in d:
+            msg = f"node {v!r} has no {key!r} coordinate (metres in the tile frame)"
+            raise LayoutError(msg)
+        try:
+            value = float(d[key])
+        except (TypeError, ValueError):
+            msg = f"node {v!r} has a non-numeric {key!r}: {d[key]!r}"
+            raise LayoutError(msg) from None
+        if not math.isfinite(value):
+            msg = f"node {v!r} has a non-finite {key!r}: {value}"
+            raise LayoutError(msg)
+        if not 0.0 <= value <= size:
+            msg = (
+                f"node {v!r} lies outside the tile: {key} = {value} m, not within "
+                f"0..{size:g} m (tile_size)"
+            )
+            raise LayoutError(msg)
+
+
+def _check_classes(G: nx.Graph) -> None:
+    from citygen.layout import ROAD_CLASSES
+
+    for u, v, d in G.edges(data=True):
+        hw = d.get("highway")
+        if hw not in ROAD_CLASSES:
+            msg = (
+                f"edge {u!r}-{v!r} has road class {hw!r}, not one of {', '.join(ROAD_CLASSES)} "
+                "(citygen.layout.road_class maps OSM highway tags)"
+            )
+            raise LayoutError(msg)
+
+
+def _check_sequence(seq: Sequence) -> Sequence:
+    import numpy as np
+
+    if seq.n_nodes == 0:
+        msg = "the sequence is empty (no nodes)"
+        raise LayoutError(msg)
+    pos = np.asarray(seq.pos, dtype=np.float64)
+    if not np.isfinite(pos).all() or (pos < 0).any() or (pos > 1).any():
+        msg = "sequence positions must be finite and within [0, 1] (normalised tile frame)"
+        raise LayoutError(msg)
+    return seq
+
+
+def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence) -> float:
+    """Exact log-likelihood (nats) of one tile under a model.
+
+    Parameters
+    ----------
+    model
+        A :class:`~citygen.model.LayoutModel`.
+    tile
+        A layout graph (any networkx graph type: directed and multi-graphs are taken as the
+        undirected simple graph of their streets, see :func:`as_layout`) or a canonical
+        :class:`data_prep.order.Sequence`. Positions are normalised by the tile size, so a
+        layout of another tile size is scaled to the model's.
+
+    Returns
+    -------
+    float
+        ``log p(tile)`` in nats (densities in normalised tile units).
+
+    Raises
+    ------
+    UsageError
+        If ``model`` is not a model.
+    LayoutError
+        If ``tile`` is not a layout (see :func:`as_layout`).
+    """
+    from citygen.likelihood import log_likelihood as _log_likelihood
+    from data_prep.order import Sequence
+
+    net = _check_model(model)
+    checked = _check_sequence(tile) if isinstance(tile, Sequence) else as_layout(tile)
+    return _log_likelihood(net, checked)
+
+
+__all__ = [
+    "MAX_SEED",
+    "as_layout",
+    "check_int",
+    "check_seed",
+    "load_model",
+    "log_likelihood",
+    "sample",
+]
