@@ -8,6 +8,7 @@ a model directory), never a bare ``KeyError`` / ``AttributeError`` from deep ins
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import operator
@@ -51,6 +52,35 @@ def check_int(value: Any, name: str, lo: int = 0, hi: int | None = None) -> int:
 def check_seed(seed: Any) -> int:
     """Check a seed: an integer in ``0 .. 2**63 - 1`` (see :data:`MAX_SEED`)."""
     return check_int(seed, "seed", 0, MAX_SEED)
+
+
+def check_sample_config(config: Any) -> Any:
+    """Check sampling settings: a :class:`citygen.sample.SampleConfig` of finite numbers.
+
+    Returns
+    -------
+    SampleConfig
+        ``config``, or the default settings for None.
+
+    Raises
+    ------
+    UsageError
+        If ``config`` is another type or a setting is NaN or infinite (NaN passes every range
+        test of the dataclass itself).
+    """
+    from citygen.sample import SampleConfig
+
+    if config is None:
+        return SampleConfig()
+    if not isinstance(config, SampleConfig):
+        msg = f"config must be a citygen.SampleConfig or None, got {type(config).__name__}"
+        raise UsageError(msg)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if not math.isfinite(float(value)):
+            msg = f"sampling setting {f.name} must be a finite number, got {value}"
+            raise UsageError(msg)
+    return config
 
 
 def _check_model(model: Any) -> LayoutModel:
@@ -166,16 +196,13 @@ def sample(
     UsageError
         On a model, count, seed, prefix, batch size or config of the wrong type or range.
     """
-    from citygen.sample import SampleConfig
     from citygen.sample import sample as _sample
 
     net = _check_model(model)
     n = check_int(n, "n (number of layouts)", 1)
     seed = check_seed(seed)
     batch_size = check_int(batch_size, "batch_size", 1)
-    if config is not None and not isinstance(config, SampleConfig):
-        msg = f"config must be a citygen.SampleConfig or None, got {type(config).__name__}"
-        raise UsageError(msg)
+    config = check_sample_config(config)
     prefix = _check_prefix(prefix, n)
     return _sample(
         net, n, seed=seed, prefix=prefix, device=device, batch_size=batch_size, config=config
@@ -326,6 +353,7 @@ __all__ = [
     "MAX_SEED",
     "as_layout",
     "check_int",
+    "check_sample_config",
     "check_seed",
     "load_model",
     "log_likelihood",
