@@ -13,12 +13,13 @@ import math
 import numbers
 import operator
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from citygen.errors import LayoutError, UsageError
+from citygen.errors import CheckpointError, LayoutError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -131,7 +132,59 @@ def load_model(
     except (RuntimeError, TypeError) as exc:
         msg = f"unknown device {device!r}: {exc}"
         raise UsageError(msg) from None
-    return _load(Path(path) if path is not None else None, dev)
+    try:
+        return _load(Path(path) if path is not None else None, dev)
+    except CheckpointError as exc:
+        detail = misfit_details(exc.__cause__) if exc.__cause__ is not None else None
+        if detail is None:
+            raise
+        head = str(exc).split(": ", 1)[0]  # "weights in PATH do not fit the model config"
+        msg = f"{head}: {detail}"
+        raise CheckpointError(msg) from exc.__cause__
+
+
+_SHAPES = re.compile(
+    r"size mismatch for (?P<name>\S+): copying a param with shape torch\.Size\((?P<file>[^)]*)\)"
+    r" from checkpoint, the shape in current model is torch\.Size\((?P<model>[^)]*)\)"
+)
+_KEYS = re.compile(r"(?P<kind>Missing|Unexpected) key\(s\) in state_dict: (?P<keys>.*?)\.?$", re.M)
+
+
+def misfit_details(exc: BaseException, most: int = 3) -> str | None:
+    """Say which tensors of a weights file do not fit a model, with both shapes.
+
+    Parameters
+    ----------
+    exc
+        The error of ``torch.nn.Module.load_state_dict`` (its message lists every misfit).
+    most
+        Misfits named; the rest are counted.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"3 tensors differ in shape: bos is (128,) in the file but (64,) in the
+        config; ..."``; None if the message lists no misfit.
+    """
+    text = str(exc)
+    parts = []
+    shapes = list(_SHAPES.finditer(text))
+    if shapes:
+        shown = "; ".join(
+            f"{m['name']} is ({m['file'].strip('[]')}) in the file but ({m['model'].strip('[]')}) "
+            "in the config"
+            for m in shapes[:most]
+        )
+        more = f"; and {len(shapes) - most} more" if len(shapes) > most else ""
+        parts.append(f"{len(shapes)} tensor(s) differ in shape: {shown}{more}")
+    for m in _KEYS.finditer(text):
+        keys = [k.strip().strip('"') for k in m["keys"].split(",")]
+        where = "missing from the file" if m["kind"] == "Missing" else "in the file only"
+        shown = ", ".join(keys[:most]) + (
+            f" and {len(keys) - most} more" if len(keys) > most else ""
+        )
+        parts.append(f"{len(keys)} tensor(s) {where}: {shown}")
+    return " | ".join(parts) or None
 
 
 def _check_prefix(prefix: Any, n: int) -> Any:

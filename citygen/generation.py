@@ -13,8 +13,8 @@ from typing import Any
 import networkx as nx
 
 from citygen._version import __version__
-from citygen.api import check_int, check_sample_config, check_seed
-from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
+from citygen.api import check_int, check_sample_config, check_seed, load_model
+from citygen.checkpoint import DEFAULT_MODEL_DIR
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError
 from citygen.model import LayoutModel

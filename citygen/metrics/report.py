@@ -261,7 +261,8 @@ def evaluate(
         layouts, _ = read_layouts(generated)
         model_name = f"generated: {generated}"
     else:
-        from citygen.checkpoint import DEFAULT_MODEL_DIR, load_model
+        from citygen.api import load_model
+        from citygen.checkpoint import DEFAULT_MODEL_DIR
         from citygen.device import resolve_device
         from citygen.sample import sample
 
