@@ -40,7 +40,7 @@ from typing import Any
 import networkx as nx
 
 from citygen import atomic
-from citygen.errors import OutputError
+from citygen.errors import InputDataError, OutputError
 from citygen.paths import check_output_dir
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,37 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     if not isinstance(doc.get("files"), dict):
         return None
     return doc
+
+
+def verify_run(folder: str | Path) -> dict[str, Any]:
+    """Check that ``folder`` holds one whole run: the files its manifest lists, nothing else.
+
+    Returns
+    -------
+    dict
+        The manifest.
+
+    Raises
+    ------
+    InputDataError
+        If there is no manifest, a file is missing or extra, or a file's SHA-256 differs from
+        the one recorded.
+    """
+    d = Path(folder)
+    manifest = read_manifest(d)
+    if manifest is None:
+        msg = f"{d} holds no citygen run (no {MANIFEST})"
+        raise InputDataError(msg)
+    have, listed = set(_entries(d)) - {MANIFEST}, set(manifest["files"])
+    if have != listed:
+        diff = sorted(have ^ listed)
+        msg = f"{d} is not one whole run: {', '.join(diff[:3])} missing or not listed"
+        raise InputDataError(msg)
+    for name, digest in manifest["files"].items():
+        if sha256_file(d / name) != digest:
+            msg = f"{d / name} differs from the file its run wrote (SHA-256)"
+            raise InputDataError(msg)
+    return manifest
 
 
 def _entries(folder: Path) -> list[str]:
@@ -297,6 +328,7 @@ __all__ = [
     "read_manifest",
     "remove_run",
     "sha256_file",
+    "verify_run",
     "write_layout_run",
     "write_run",
 ]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from citygen.errors import OutputError
-from export.run import MANIFEST, check_run_folder, clean_stale, read_manifest, write_run
+from citygen.errors import InputDataError, OutputError
+from export.run import MANIFEST, check_run_folder, clean_stale, verify_run, write_run
 
 
 def _writer(names: list[str], text: str):
@@ -27,14 +27,24 @@ def _writer(names: list[str], text: str):
 
 def assert_whole_run(folder: Path) -> dict:
     """The folder holds exactly the files its manifest lists, each with its recorded hash."""
-    from export.run import sha256_file
-
-    manifest = read_manifest(folder)
-    assert manifest is not None, f"{folder} has no run manifest: {sorted(os.listdir(folder))}"
+    manifest = verify_run(folder)
     assert sorted(os.listdir(folder)) == sorted([*manifest["files"], MANIFEST])
-    for name, digest in manifest["files"].items():
-        assert sha256_file(folder / name) == digest, name
     return manifest
+
+
+def test_verify_run_finds_a_changed_missing_or_extra_file(tmp_path):
+    out = tmp_path / "run"
+    write_run(_writer(["a.geojson", "b.geojson"], "x"), out, {})
+    (out / "a.geojson").write_text("changed")
+    with pytest.raises(InputDataError, match="differs"):
+        verify_run(out)
+    (out / "a.geojson").unlink()
+    with pytest.raises(InputDataError, match=r"a\.geojson missing or not listed"):
+        verify_run(out)
+    (out / "a.geojson").write_text("x a.geojson")
+    (out / "c.geojson").write_text("extra")
+    with pytest.raises(InputDataError, match=r"c\.geojson missing or not listed"):
+        verify_run(out)
 
 
 def test_a_run_lists_its_files_and_facts(tmp_path):
