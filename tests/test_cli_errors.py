@@ -243,3 +243,21 @@ def test_a_model_whose_weights_do_not_fit_names_the_tensors(capsys, tmp_path, no
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match=r"12 tensor\(s\) in the file only: blocks\.3\."):
         load_model(bad)
+
+
+def test_generate_shows_progress_unless_asked_not_to(capsys, tmp_path):
+    argv = ["generate", "--n", "2", "--format", "geojson"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "sampling: 100%" in err
+    assert "2/2" in err
+    assert "writing: 100%" in err
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_evaluate_api_refuses_a_seed_out_of_range(tmp_path):
+    from citygen.metrics.report import evaluate
+
+    with pytest.raises(UsageError, match=r"seed must be 0\.\.9223372036854775807"):
+        evaluate(tmp_path, n=1, seed=-1)
