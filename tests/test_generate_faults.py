@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 KILLS = 4
 
 
-def _command(out: Path, seed: int, n: int) -> list[str]:
+def _command(out: Path, seed: int, n: int, overwrite: bool = True) -> list[str]:
     return [
         sys.executable, "-m", "citygen", "generate", "--n", str(n), "--seed", str(seed),
-        "--format", "geojson,png", "--no-progress", "--overwrite", "--out", str(out),
-    ]  # fmt: skip
+        "--format", "geojson,png", "--no-progress", "--out", str(out),
+    ] + (["--overwrite"] if overwrite else [])  # fmt: skip
 
 
 def _env() -> dict[str, str]:
@@ -82,3 +82,22 @@ def test_killed_generate_leaves_the_old_run_or_the_new_one(tmp_path):
     subprocess.run(_command(out, 99, 2), env=_env(), check=True, capture_output=True, timeout=120)
     assert assert_whole_run(out)["seed"] == 99
     assert [p.name for p in tmp_path.iterdir()] == ["run"], outcomes  # killed runs cleaned up
+
+
+def test_two_concurrent_runs_into_one_folder_never_mix(tmp_path):
+    out = tmp_path / "run"
+    cmds = [_command(out, seed, n, overwrite=False) for seed, n in ((1, 2), (2, 3))]
+    procs = [
+        subprocess.Popen(c, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in cmds
+    ]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for code, err in results if code == 1)
+    assert "holds an earlier run" in loser.strip().splitlines()[-1]
+    assert "Traceback" not in loser
+    manifest = assert_whole_run(out)
+    winner = next(i for i, (code, _) in enumerate(results) if code == 0)
+    assert manifest["seed"] == winner + 1
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from citygen.checkpoint import CONFIG, load_model, read_config, save_model
+from citygen.api import load_model
+from citygen.checkpoint import CONFIG, read_config, save_model
 from citygen.device import resolve_device
 from citygen.errors import UsageError
 from citygen.likelihood import batch_nll, sequence_batch
