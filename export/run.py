@@ -130,10 +130,17 @@ def check_run_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, 
     Raises
     ------
     OutputError
-        If the path cannot be written, holds an earlier run and ``overwrite`` is false, or
-        holds files that no run manifest lists.
+        If the path cannot be written, is or holds the current directory, holds an earlier run
+        and ``overwrite`` is false, or holds files that no run manifest lists.
     """
     out = check_output_dir(out_dir, "output directory")
+    here = Path.cwd().resolve()
+    if out.exists() and (here == out.resolve() or out.resolve() in here.parents):
+        msg = (
+            f"output directory {out} is (or holds) the current directory; a run replaces its "
+            "folder whole, so name a folder to create, e.g. --out layouts"
+        )
+        raise OutputError(msg)
     entries = _entries(out)
     if not entries:
         return None

@@ -167,3 +167,15 @@ def test_check_run_folder_accepts_new_and_empty_folders(tmp_path):
     write_run(_writer(["a.geojson"], "x"), tmp_path / "empty", {"seed": 3})
     assert json.loads((tmp_path / "empty" / MANIFEST).read_text())["seed"] == 3
     assert check_run_folder(tmp_path / "empty", overwrite=True)["seed"] == 3
+
+
+def test_the_current_directory_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    with pytest.raises(OutputError, match="current directory"):
+        write_run(_writer(["a.geojson"], "x"), ".", {})
+    with pytest.raises(OutputError, match="current directory"):
+        write_run(_writer(["a.geojson"], "x"), "..", {})
+    assert os.listdir(tmp_path / "empty") == []
+    write_run(_writer(["a.geojson"], "x"), "sub", {})  # a new folder below it is fine
+    assert verify_run(tmp_path / "empty" / "sub")["files"]
