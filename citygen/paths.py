@@ -18,6 +18,9 @@ from pathlib import Path
 
 from citygen.errors import OutputError
 
+#: Name prefix of the temporary file that tests whether a folder is writable.
+PROBE_PREFIX = ".citygen-probe."
+
 
 def _existing_ancestor(path: Path, what: str) -> Path:
     """Return the nearest ancestor of ``path`` that exists; it must be a directory."""
@@ -43,7 +46,7 @@ def check_writable(folder: Path, what: str, path: Path) -> None:
         msg = f"{shown} is not writable"
         raise OutputError(msg)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".citygen-probe.", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=folder)
     except OSError as exc:
         msg = f"{shown} is not writable ({exc.strerror or exc})"
         raise OutputError(msg) from None
@@ -132,4 +135,4 @@ def check_output_file(path: str | os.PathLike[str], what: str = "output file") -
     return out
 
 
-__all__ = ["check_output_dir", "check_output_file", "check_writable"]
+__all__ = ["PROBE_PREFIX", "check_output_dir", "check_output_file", "check_writable"]

@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ import networkx as nx
 
 from citygen import atomic
 from citygen.errors import InputDataError, OutputError
-from citygen.paths import check_output_dir
+from citygen.paths import PROBE_PREFIX, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,9 @@ def verify_run(folder: str | Path) -> dict[str, Any]:
 
 
 def _entries(folder: Path) -> list[str]:
+    """Names in ``folder``, less the write probes of a concurrent check (:mod:`citygen.paths`)."""
     try:
-        return sorted(os.listdir(folder))
+        return sorted(e for e in os.listdir(folder) if not e.startswith(PROBE_PREFIX))
     except FileNotFoundError:
         return []
 
@@ -159,7 +161,7 @@ def check_run_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, 
         n = len(manifest["files"])
         msg = (
             f"{out} holds an earlier run ({n} files, seed {manifest.get('seed')}); "
-            "pass --overwrite to replace it, or choose another --out"
+            "pass --overwrite (Python: overwrite=True) to replace it, or choose another --out"
         )
         raise OutputError(msg)
     return manifest
@@ -234,14 +236,22 @@ def _keep(folder: Path, out: Path) -> None:
 
 def _install(tmp: Path, out: Path, overwrite: bool) -> None:
     """Move the finished run ``tmp`` to ``out`` (see the module docstring)."""
-    try:
-        os.rename(tmp, out)  # a missing or empty folder: replaced in one step
-        return
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            msg = f"cannot move the run into {out}: {exc.strerror or exc}"
-            raise OutputError(msg) from exc
-    check_run_folder(out, overwrite)  # another run finished there meanwhile: the same rules
+    for _ in range(5):
+        try:
+            os.rename(tmp, out)  # a missing or empty folder: replaced in one step
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                msg = f"cannot move the run into {out}: {exc.strerror or exc}"
+                raise OutputError(msg) from exc
+        # another run finished there meanwhile (the same rules apply), or a concurrent
+        # writability probe sat in an empty folder for a moment (try again)
+        if check_run_folder(out, overwrite) is not None:
+            break
+        time.sleep(0.05)
+    else:
+        msg = f"cannot move the run into {out}: the folder kept changing"
+        raise OutputError(msg)
     if _exchange(tmp, out):
         if not remove_run(tmp):  # tmp now holds the old run
             _keep(tmp, out)
