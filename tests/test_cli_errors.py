@@ -192,6 +192,21 @@ def test_generate_records_how_to_regenerate(capsys, tmp_path):
     assert (meta["seed"], meta["n"], meta["batch_size"]) == (11, 2, 1)
     assert meta["sample_config"]["temperature"] == 0.9
     assert meta["model_sha256"] == manifest["model_sha256"]
+    # the manifest alone regenerates the same files
+    from citygen.sample import SampleConfig
+
+    again = generation.generate(
+        tmp_path / "again",
+        n=manifest["n"],
+        seed=manifest["seed"],
+        batch_size=manifest["batch_size"],
+        device=manifest["device"],
+        formats=tuple(manifest["formats"]),
+        center=manifest["center"],
+        sample_config=SampleConfig(**manifest["sample_config"]),
+    )
+    assert json.loads((tmp_path / "again" / MANIFEST).read_text())["files"] == manifest["files"]
+    assert len(again.layouts) == 2
 
 
 @pytest.mark.parametrize(
