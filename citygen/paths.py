@@ -82,8 +82,8 @@ def check_output_dir(path: str | os.PathLike[str], what: str = "output directory
         raise OutputError(msg)
     if out.exists():
         if not out.is_dir():
-            kind = "a file" if out.is_file() else "not a directory"
-            msg = f"{what} {out} is {kind}" + (", not a directory" if out.is_file() else "")
+            kind = " (it is a file)" if out.is_file() else ""
+            msg = f"{what} {out} is not a directory{kind}"
             raise OutputError(msg)
         check_writable(out, what, out)
     else:

@@ -49,7 +49,7 @@ def _out_cases(tmp_path: Path, a_file: Path) -> dict[str, tuple[str, str]]:
     return {
         "dev-null": ("/dev/null", "/dev/null is not a directory"),
         "under-a-file": (str(a_file / "sub"), f"{a_file} is a file, not a directory"),
-        "a-file": (str(a_file), f"{a_file} is a file, not a directory"),
+        "a-file": (str(a_file), f"{a_file} is not a directory (it is a file)"),
     }
 
 
@@ -215,7 +215,7 @@ def test_generate_records_how_to_regenerate(capsys, tmp_path):
         (["--json", "{dir}"], 1, "--json {dir} is a directory, not a file"),
         (["--json", "/dev/null"], 1, "--json /dev/null exists and is not a regular file"),
         (["--json", "{file}/r.json"], 1, "{file} is a file, not a directory"),
-        (["--plots", "{file}"], 1, "--plots {file} is a file, not a directory"),
+        (["--plots", "{file}"], 1, "--plots {file} is not a directory (it is a file)"),
         (["--plots", "/dev/null"], 1, "--plots /dev/null is not a directory"),
         (["--seed", "-1"], 2, "seed must be within 0..9223372036854775807"),
         (["--seed", str(2**64)], 2, "seed must be within 0..9223372036854775807"),
