@@ -138,16 +138,9 @@ def generate(
         name = "default" if model is None else str(model)
         digest = _weights_sha256(model)
     Placement.at_center(center or DEFAULT_CENTER, float(net.config.tile_size))  # fails early
+    kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
     with sampling_bar(net, n * _tiles_per_layout(steering), progress):
-        if steering is None:
-            layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=config)
-            steered, objective_meta = None, None
-        else:
-            from citygen.objectives.steer import metadata, steer
-
-            kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
-            steered = steer(net, steering, n, **kw)
-            layouts, objective_meta = steered.layouts, metadata(steering, steered)
+        layouts, steered, objective_meta = _draw(net, steering, n, kw)
     meta = {
         "model": name,
         "model_sha256": digest,
@@ -171,6 +164,18 @@ def generate(
         progress=progress,
     )
     return GenerateResult(layouts, files, steered)
+
+
+def _draw(
+    net: LayoutModel, steering: Any, n: int, kw: dict[str, Any]
+) -> tuple[list[nx.Graph], Any, dict | None]:
+    """Sample plainly (``steering`` None) or steered; the layouts, result and objective facts."""
+    if steering is None:
+        return sample(net, n, **kw), None, None
+    from citygen.objectives.steer import metadata, steer
+
+    steered = steer(net, steering, n, **kw)
+    return steered.layouts, steered, metadata(steering, steered)
 
 
 def _weights_sha256(model: str | Path | None) -> str | None:
