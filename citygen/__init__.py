@@ -6,7 +6,10 @@
 >>> citygen.log_likelihood(model, layouts[0])    # exact, in nats             # doctest: +SKIP
 
 The public API is imported lazily so that ``import citygen`` (and the CLI's ``--help``) stays
-fast: torch is loaded only when a model function is first used.
+fast: torch is loaded only when a model function is first used. ``load_model``, ``sample`` and
+``log_likelihood`` come from :mod:`citygen.api`, which checks their arguments. No submodule of
+the package has the name of a public attribute (``citygen.generation`` holds ``generate``), so
+importing a submodule never hides a public function.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 from citygen._version import __version__
 
 _LAZY: dict[str, str] = {
-    "load_model": "citygen.model.checkpoint",
+    "load_model": "citygen.api",
     "save_model": "citygen.model.checkpoint",
-    "sample": "citygen.sampling.loop",
+    "sample": "citygen.api",
     "SampleConfig": "citygen.sampling.loop",
-    "log_likelihood": "citygen.model.likelihood",
+    "log_likelihood": "citygen.api",
     "generate": "citygen.generation",
     "LayoutModel": "citygen.model.network",
     "ModelConfig": "citygen.model.network",

@@ -34,3 +34,7 @@ class OutputError(CitygenError, OSError):
 
 class NetworkUnavailableError(CitygenError, ConnectionError):
     """An online source (Overpass, Nominatim) could not be reached."""
+
+
+class LayoutError(CitygenError, ValueError):
+    """A graph given as a layout is not one (no tile size, nodes outside the tile, ...)."""

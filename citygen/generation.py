@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from citygen._version import __version__
+from citygen.api import check_int, check_sample_config, check_seed, load_model
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError
-from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
+from citygen.model.checkpoint import DEFAULT_MODEL_DIR
 from citygen.model.network import LayoutModel
 from citygen.sampling.loop import SampleConfig, sample
 
@@ -52,20 +56,27 @@ def generate(
     particles: int = 16,
     realism: float | None = None,
     realism_data: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    command: str | None = None,
     like: str | Path | None = None,
     density: float | None = None,
     grid: float | None = None,
 ) -> GenerateResult:
-    """Sample ``n`` layouts and write them to ``out_dir``.
+    """Sample ``n`` layouts and write them to ``out_dir`` as one run (:mod:`export.run`).
+
+    Every argument, the output folder and the placement are checked before the model is
+    loaded; the files appear in ``out_dir`` all at once, with a manifest ``citygen-run.json``
+    that lists them and records how to regenerate them.
 
     Parameters
     ----------
     out_dir
-        Output directory (created if missing).
+        Run folder: new, empty, or holding an earlier run (replaced only with ``overwrite``).
     model
         A model directory, a loaded model, or None for the default model in the package.
     n, seed
-        How many layouts, and the seed (same seed, same files).
+        How many layouts, and the seed (``0 .. 2**63 - 1``; same seed, same files).
     formats
         Comma-separated or tuple of ``geojson``, ``graphml``, ``osm``, ``png`` (default
         GeoJSON and PNG).
@@ -89,39 +100,152 @@ def generate(
         trained with; 0: objectives alone) and the real
         tiles it measures against (a prepared data set or a reference JSON; None: the
         shipped corpus reference); see :mod:`citygen.objectives.typicality`.
+    overwrite
+        Replace an earlier run in ``out_dir`` (only the files its manifest lists).
+    progress
+        Progress bars (tqdm, on stderr) while sampling and writing.
+    command
+        The command line, recorded in the manifest.
     like, density, grid
         For a style model: draw each layout's style from the real tiles of a place (a data
         set, an OSM / street-lines file or folder, or a place name; :mod:`citygen.like`), and
         fix its junction density (per km2) and orientation order (0 to 1).
-    """
-    from export.write import parse_formats, write_layouts
 
+    Raises
+    ------
+    UsageError
+        On a bad count, seed, format, centre, sampling setting or objective.
+    OutputError
+        If ``out_dir`` cannot be written or holds files of another kind (see
+        :func:`export.run.check_run_folder`).
+    CheckpointError
+        On a bad model directory.
+    """
+    from export.geo import DEFAULT_CENTER, Placement, check_center
+    from export.run import check_run_folder, write_layout_run
+    from export.write import parse_formats
+
+    n, seed, batch_size = (
+        check_int(n, "n", 1),
+        check_seed(seed),
+        check_int(batch_size, "batch size", 1),
+    )
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
+    center = check_center(center) if center is not None else None
+    config = check_sample_config(sample_config)
+    check_run_folder(out_dir, overwrite)
     dev = resolve_device(device)
     steering = _steering(
         model, objective, weights, method, candidates, particles, realism, realism_data
     )
     if isinstance(model, LayoutModel):
-        net, name = model.to(dev), "in-memory"
+        net, name, digest = model.to(dev), "in-memory", None
     else:
         net = load_model(model, dev)
         name = "default" if model is None else str(model)
-    sample_config, style_meta = _styled(net, sample_config, like, density, grid)
-    if steering is None:
-        layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=sample_config)
-        steered, objective_meta = None, None
-    else:
-        from citygen.objectives.steer import metadata, steer
-
-        kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": sample_config}
-        steered = steer(net, steering, n, **kw)
-        layouts, objective_meta = steered.layouts, metadata(steering, steered)
-    meta = {"model": name, "seed": seed, "objective": objective_meta}
+        digest = _weights_sha256(model)
+    Placement.at_center(center or DEFAULT_CENTER, float(net.config.tile_size))  # fails early
+    config, style_meta = _styled(net, config, like, density, grid)
+    kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
+    with sampling_bar(net, n * _tiles_per_layout(steering), progress):
+        layouts, steered, objective_meta = _draw(net, steering, n, kw)
+    meta = {
+        "model": name,
+        "model_sha256": digest,
+        "seed": seed,
+        "n": n,
+        "batch_size": batch_size,
+        "device": dev.type,
+        "sample_config": dataclasses.asdict(config),
+        "objective": objective_meta,
+    }
     if style_meta:
         meta["style"] = style_meta
-    Path(out_dir).mkdir(parents=True, exist_ok=True) if not Path(out_dir).is_file() else None
-    files = write_layouts(layouts, out_dir, formats=fmts, center=center, metadata=meta)
+    info = {**meta, "formats": list(fmts), "center": center, "command": command}
+    info["citygen_version"] = __version__
+    files = write_layout_run(
+        layouts,
+        out_dir,
+        info,
+        overwrite,
+        formats=fmts,
+        center=center,
+        metadata=meta,
+        progress=progress,
+    )
     return GenerateResult(layouts, files, steered)
+
+
+def _draw(
+    net: LayoutModel, steering: Any, n: int, kw: dict[str, Any]
+) -> tuple[list[nx.Graph], Any, dict | None]:
+    """Sample plainly (``steering`` None) or steered; the layouts, result and objective facts."""
+    if steering is None:
+        return sample(net, n, **kw), None, None
+    from citygen.objectives.steer import metadata, steer
+
+    steered = steer(net, steering, n, **kw)
+    return steered.layouts, steered, metadata(steering, steered)
+
+
+def _weights_sha256(model: str | Path | None) -> str | None:
+    """SHA-256 of a model directory's weights file (None if it cannot be read)."""
+    from citygen.model.checkpoint import WEIGHTS
+    from export.run import sha256_file
+
+    try:
+        return sha256_file(Path(model if model is not None else DEFAULT_MODEL_DIR) / WEIGHTS)
+    except OSError:
+        return None
+
+
+def _tiles_per_layout(steering: Any) -> int:
+    """Tiles sampled per layout: candidates (best-of-n), particles (SMC), else one."""
+    if steering is None:
+        return 1
+    if steering.method == "best-of-n":
+        return int(steering.candidates)
+    if steering.method == "smc":
+        return int(steering.particles)
+    return 1
+
+
+@contextlib.contextmanager
+def sampling_bar(net: LayoutModel, total: int, enabled: bool) -> Iterator[None]:
+    """Show sampling progress in tiles (tqdm on stderr) while the block runs.
+
+    The sampler calls ``net.backbone(token, cache, start=t)`` once per node step on the tiles
+    still being drawn, and drops finished tiles from its batch; the bar counts the tiles
+    finished from that (exact at batch ends, a lower bound in between). The model's
+    ``backbone`` is wrapped for the block only.
+    """
+    from tqdm import tqdm
+
+    if not enabled:
+        yield
+        return
+    bar = tqdm(total=total, desc="sampling", unit="tile")
+    seen = {"done": 0, "rows": 0}
+    step = net.backbone
+
+    def counted(x: Any, *args: Any, **kwargs: Any) -> Any:
+        start = kwargs.get("start", args[1] if len(args) > 1 else None)
+        if start is not None and getattr(x, "ndim", 0) == 3:
+            rows = int(x.shape[0])
+            if start == 0:  # a new batch of tiles
+                seen["done"] += seen["rows"]
+                seen["rows"] = rows
+            if bar.n != (now := min(total, seen["done"] + seen["rows"] - rows)):
+                bar.update(now - bar.n)
+        return step(x, *args, **kwargs)
+
+    net.backbone = counted  # an instance attribute: shadows the method until deleted
+    try:
+        yield
+        bar.update(total - bar.n)
+    finally:
+        del net.backbone
+        bar.close()
 
 
 def _styled(

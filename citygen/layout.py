@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 import numpy as np
+
+from citygen.errors import LayoutError
 
 #: Road classes, in decreasing order of importance; the index is the class id in sequences.
 ROAD_CLASSES: tuple[str, ...] = (
@@ -99,3 +102,95 @@ def node_positions(G: nx.Graph) -> tuple[list[int], np.ndarray]:
 def total_length_m(G: nx.Graph) -> float:
     """Total street length of a layout in metres."""
     return float(sum(d["length"] for _, _, d in G.edges(data=True)))
+
+
+def as_layout(G: Any) -> nx.Graph:
+    """Check a graph given as a layout; return it as an undirected simple :class:`nx.Graph`.
+
+    A ``DiGraph``, ``MultiGraph`` or ``MultiDiGraph`` (osmnx's type) of a layout is turned into
+    the undirected simple graph of the same streets first: two nodes joined in either
+    direction, or more than once, are one street (the first edge's attributes are kept). So a
+    layout has the same log-likelihood whatever graph type holds it.
+
+    Parameters
+    ----------
+    G
+        A layout (:mod:`citygen.layout`): graph attribute ``tile_size`` (metres, > 0), node
+        ``x``, ``y`` in metres inside ``[0, tile_size]``, edge ``highway`` one of
+        :data:`citygen.layout.ROAD_CLASSES` (map OSM tags with :func:`citygen.layout.road_class`).
+
+    Raises
+    ------
+    LayoutError
+        Naming the first problem: not a graph, no or bad ``tile_size``, no nodes, a node without
+        finite ``x`` / ``y`` or outside the tile, a self-loop, an unknown road class.
+    """
+    if not isinstance(G, nx.Graph):
+        msg = f"a layout must be a networkx graph, got {type(G).__name__}"
+        raise LayoutError(msg)
+    size = _tile_size(G)
+    if G.number_of_nodes() == 0:
+        msg = "the layout is empty (no nodes)"
+        raise LayoutError(msg)
+    for v, d in G.nodes(data=True):
+        _check_node(v, d, size)
+    H = nx.Graph()
+    H.graph.update(G.graph)
+    H.add_nodes_from(G.nodes(data=True))
+    for u, v, d in G.edges(data=True):
+        if u == v:
+            msg = f"edge {u!r}-{v!r} is a self-loop; a layout's streets join two nodes"
+            raise LayoutError(msg)
+        if not H.has_edge(u, v):
+            H.add_edge(u, v, **d)
+    _check_classes(H)
+    if not all(isinstance(v, int) for v in H.nodes):
+        H = nx.convert_node_labels_to_integers(H)
+    return H
+
+
+def _tile_size(G: nx.Graph) -> float:
+    if "tile_size" not in G.graph:
+        msg = "the layout has no graph attribute 'tile_size' (tile side in metres)"
+        raise LayoutError(msg)
+    try:
+        size = float(G.graph["tile_size"])
+    except (TypeError, ValueError):
+        msg = f"tile_size must be a number of metres, got {G.graph['tile_size']!r}"
+        raise LayoutError(msg) from None
+    if not (math.isfinite(size) and size > 0):
+        msg = f"tile_size must be a finite number of metres > 0, got {size}"
+        raise LayoutError(msg)
+    return size
+
+
+def _check_node(v: Any, d: dict, size: float) -> None:
+    for key in ("x", "y"):
+        if key not in d:
+            msg = f"node {v!r} has no {key!r} coordinate (metres in the tile frame)"
+            raise LayoutError(msg)
+        try:
+            value = float(d[key])
+        except (TypeError, ValueError):
+            msg = f"node {v!r} has a non-numeric {key!r}: {d[key]!r}"
+            raise LayoutError(msg) from None
+        if not math.isfinite(value):
+            msg = f"node {v!r} has a non-finite {key!r}: {value}"
+            raise LayoutError(msg)
+        if not 0.0 <= value <= size:
+            msg = (
+                f"node {v!r} lies outside the tile: {key} = {value} m, not within "
+                f"0..{size:g} m (tile_size)"
+            )
+            raise LayoutError(msg)
+
+
+def _check_classes(G: nx.Graph) -> None:
+    for u, v, d in G.edges(data=True):
+        hw = d.get("highway")
+        if hw not in ROAD_CLASSES:
+            msg = (
+                f"edge {u!r}-{v!r} has road class {hw!r}, not one of {', '.join(ROAD_CLASSES)} "
+                "(citygen.layout.road_class maps OSM highway tags)"
+            )
+            raise LayoutError(msg)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from tqdm import tqdm
 
 from citygen._version import __version__
 from citygen.errors import OutputError, UsageError
@@ -152,6 +153,7 @@ def write_layouts(
     center: tuple[float, float] | None = None,
     metadata: dict[str, Any] | None = None,
     names: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> list[Path]:
     """Export layouts in the given formats; one file per layout and format.
 
@@ -173,6 +175,8 @@ def write_layouts(
         A layout's own graph attribute ``seed``, if any, overrides the run's seed.
     names
         File stems, one per layout; default ``layout_000``, ``layout_001``, ...
+    progress
+        Show a progress bar over the layouts (tqdm, on stderr).
 
     Returns
     -------
@@ -197,6 +201,7 @@ def write_layouts(
     nets = _networks(layouts, stems, center, meta)
     out = prepare_out_dir(out_dir)
     written: list[Path] = []
+    bar = tqdm(total=len(layouts), desc="writing", unit="layout", disable=not progress)
     for G, net, stem in zip(layouts, nets, stems, strict=True):
         for fmt in fmts:
             path = out / f"{stem}{FORMATS[fmt]}"
@@ -208,6 +213,8 @@ def write_layouts(
                 _network_writer(fmt)(net, path)
             written.append(path)
         log.info("exported %s (%d streets)", stem, len(net.streets))
+        bar.update(1)
+    bar.close()
     if "png" in fmts and layouts:
         labels = [_label(n.metadata, s) for n, s in zip(nets, stems, strict=True)]
         from export import plot

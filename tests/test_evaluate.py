@@ -135,7 +135,7 @@ def test_bad_input(bundled_small_dir, tmp_path, args, message):
     base = [] if "--data" in args else ["--data", str(bundled_small_dir)]
     r = (
         citygen("evaluate", *base, *args, "--n", "2", "--no-progress")
-        if "--n" not in args
+        if "--n" not in args and "--generated" not in args  # --n is refused with --generated
         else citygen("evaluate", *base, *args, "--no-progress")
     )
     assert r.returncode == 1, r.stderr

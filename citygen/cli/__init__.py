@@ -3,7 +3,8 @@
 Each sub-command lives in its own module of this package with two functions:
 ``register(subparsers)`` adds its parser, ``run(args) -> int`` does the work. Exit status:
 0 on success, 2 on bad usage (argparse), 1 with a one-line ``error: ...`` on bad input or any
-other :class:`~citygen.errors.CitygenError`, 130 when interrupted.
+other :class:`~citygen.errors.CitygenError`, 130 when interrupted (the message is the
+command's ``on_interrupt`` default when it sets one: what state the interrupt left).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("error: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"error: {getattr(args, 'on_interrupt', 'interrupted')}", file=sys.stderr)
         return 130
 
 

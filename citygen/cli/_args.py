@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
+
+#: Largest ``--seed``: seeds are 0 .. 2**63 - 1 (a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
 
 
 def number(text: str) -> float:
-    """A float (argparse type); range checks happen in the API so they exit 1."""
+    """Parse a float (argparse type); range checks happen in the API so they exit 1."""
     try:
         value = float(text)
     except ValueError:
@@ -15,10 +19,28 @@ def number(text: str) -> float:
     return value
 
 
+def finite(text: str) -> float:
+    """Parse a finite float (argparse type): ``nan`` and ``inf`` are refused."""
+    value = number(text)
+    if not math.isfinite(value):
+        msg = f"not a finite number: {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def integer(text: str) -> int:
-    """An integer (argparse type); range checks happen in the API so they exit 1."""
+    """Parse an integer (argparse type); range checks happen in the API so they exit 1."""
     try:
         return int(text)
     except ValueError:
         msg = f"not an integer: {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
+
+
+def seed(text: str) -> int:
+    """Parse a seed (argparse type): an integer in ``0 .. 2**63 - 1``."""
+    value = integer(text)
+    if not 0 <= value <= MAX_SEED:
+        msg = f"seed must be within 0..{MAX_SEED}, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value

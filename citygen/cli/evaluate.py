@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from citygen.cli._args import integer
+from citygen.cli._args import integer, seed
+
+#: Layouts sampled (and per baseline) when --n is not given.
+DEFAULT_N = 200
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="evaluate the .geojson/.graphml files of DIR instead of sampling",
     )
-    p.add_argument("--n", type=integer, default=200, help="layouts to sample (and per baseline)")
-    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument(
+        "--n",
+        type=integer,
+        default=None,
+        help=f"layouts to sample (and per baseline; default {DEFAULT_N}); not with --generated",
+    )
+    p.add_argument("--seed", type=seed, default=0, help="seed of sampling and baselines")
     p.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
     p.add_argument("--plots", metavar="DIR", help="write statistic overlays and layout sheets")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -40,16 +48,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the JSON and plots."""
     from citygen import atomic
-    from citygen.errors import UsageError
     from citygen.metrics.report import evaluate, format_table
+    from citygen.paths import check_output_dir, check_output_file
 
-    if args.n < 1:
-        msg = f"--n must be at least 1, got {args.n}"
-        raise UsageError(msg)
+    _check_options(args)
+    json_path = check_output_file(args.json, "--json") if args.json is not None else None
+    if args.plots is not None:
+        check_output_dir(args.plots, "--plots")
     report, sets = evaluate(
         args.data,
         model=args.model,
-        n=args.n,
+        n=args.n if args.n is not None else DEFAULT_N,
         seed=args.seed,
         generated=args.generated,
         device=args.device,
@@ -57,12 +66,30 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(format_table(report))
-    if args.json:
-        atomic.write_json(args.json, report.to_dict())
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(json_path, report.to_dict())
         print(f"report written to {args.json}")
-    if args.plots:
+    if args.plots is not None:
         from citygen.metrics.plots import write_plots
 
         files = write_plots(sets, args.plots)
         print(f"{len(files)} plots written to {args.plots}")
     return 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that would be ignored, and counts out of range, before any work."""
+    from citygen.errors import UsageError
+
+    if args.generated is not None:
+        ignored = [o for o, v in (("--model", args.model), ("--n", args.n)) if v is not None]
+        if ignored:
+            msg = (
+                f"{' and '.join(ignored)} cannot be used with --generated: the layouts are read "
+                f"from {args.generated}, not sampled (baselines match their number)"
+            )
+            raise UsageError(msg)
+    if args.n is not None and args.n < 1:
+        msg = f"--n must be at least 1, got {args.n}"
+        raise UsageError(msg)

@@ -40,10 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the tiles and print the files written."""
     from citygen.errors import UsageError
+    from citygen.paths import check_output_dir
     from data_prep.shards import load_dataset
     from export.geo import parse_center
     from export.write import parse_formats, write_layouts
 
+    check_output_dir(args.out, "--out")
     formats = parse_formats(args.format)
     center = parse_center(args.center) if args.center is not None else None
     ds = load_dataset(args.data)

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fine-tune and print where the model is."""
+    from citygen.paths import check_output_dir
+
+    check_output_dir(args.out, "--out")
     from citygen.objectives.combine import DEFAULT_REALISM, parse_objective
     from citygen.objectives.finetune import FinetuneConfig, finetune
     from citygen.objectives.typicality import load_reference

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
-from citygen.cli._args import integer, number
+from citygen.cli._args import finite, integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,17 +17,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Sample layouts from a model and write them as GeoJSON (default), GraphML, "
         "OSM XML and PNG. Negative latitudes need '=': --center=-33.9,18.4.",
     )
-    p.add_argument("--model", metavar="RUN_DIR", help="model directory (default: the shipped model)")
+    p.add_argument(
+        "--model", metavar="RUN_DIR", help="model directory (default: the shipped model)"
+    )
     p.add_argument("--n", type=integer, default=4, help="number of layouts")
-    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="0 .. 2**63-1; same seed, same files")
     p.add_argument("--center", metavar="LAT,LON", help="where to place tiles (default Helsinki)")
     p.add_argument("--format", default="geojson,png", help="geojson,graphml,osm,png or all")
-    p.add_argument("--out", required=True, metavar="OUT_DIR")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT_DIR",
+        help="run folder: new or empty (or an earlier run, with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
-    p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
-    p.add_argument("--temperature", type=number, default=1.0, help="sampling temperature")
-    p.add_argument("--snap", type=number, default=25.0, help="join dead ends this close (m) to a street straight ahead; 0: off")
+    p.add_argument("--min-dist", type=finite, default=10.0, help="least node distance, m")
+    p.add_argument("--temperature", type=finite, default=1.0, help="sampling temperature")
+    p.add_argument(
+        "--snap",
+        type=finite,
+        default=25.0,
+        help="join dead ends this close (m) to a street straight ahead; 0: off",
+    )
     s = p.add_argument_group("style of a place (a model trained with --style, as the default)")
     s.add_argument(
         "--like",
@@ -33,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="streets like this place: a data set, an OSM / street-lines file or folder, or a "
         'place name ("Lyon, France", online)',
     )
-    s.add_argument("--density", type=number, metavar="N", help="junctions (3+ streets) per km2")
-    s.add_argument("--grid", type=number, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
+    s.add_argument("--density", type=finite, metavar="N", help="junctions (3+ streets) per km2")
+    s.add_argument("--grid", type=finite, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
     g = p.add_argument_group("steering (see docs/objectives.md)")
     g.add_argument(
         "--objective", metavar="NAMES", help="connectivity, travel_time, length, or a comma list"
@@ -49,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--particles", type=integer, default=16, help="smc: particles per layout")
     g.add_argument(
         "--realism",
-        type=number,
+        type=finite,
         metavar="W",
         help="weight of the realism term: penalise layouts unlike real tiles (default 0.5; 0: off)",
     )
@@ -58,16 +78,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DATA_DIR",
         help="real tiles of the realism term: a prepared data set (default: the shipped corpus)",
     )
-    p.set_defaults(run=run)
+    p.set_defaults(
+        run=run,
+        on_interrupt="interrupted; nothing was written to the output folder (an earlier run "
+        "there is unchanged); run the command again to start over",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
     from citygen.generation import generate
+    from citygen.paths import check_output_dir
     from citygen.sampling.loop import SampleConfig
     from export.geo import parse_center
 
-    center = parse_center(args.center) if args.center else None
+    check_output_dir(args.out, "--out")
+    center = parse_center(args.center) if args.center is not None else None
     cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap)
     result = generate(
         args.out,
@@ -89,9 +115,13 @@ def run(args: argparse.Namespace) -> int:
         like=args.like,
         density=args.density,
         grid=args.grid,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        command="citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["generate"] else None,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
-    print(f"wrote {len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes) to {args.out}")
+    count = f"{len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes)"
+    print(f"wrote {count} to {args.out}")
     steered = result.steered
     if steered is not None:
         values = ", ".join(f"{k} {v:.3f}" for k, v in steered.mean_values().items())

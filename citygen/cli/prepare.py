@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare the data set and print a summary."""
+    from citygen.paths import check_output_dir
+
+    check_output_dir(args.out, "--out")
     from data_prep.prepare import PrepareConfig, make_sources, prepare
     from data_prep.shards import load_dataset
 

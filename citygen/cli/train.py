@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the model is."""
+    from citygen.paths import check_output_dir
+
+    check_output_dir(args.out, "--out")
     from citygen.model.network import ModelConfig
     from citygen.style import STYLE_DIM
     from training.train import TrainConfig, train

@@ -291,13 +291,16 @@ def evaluate(
     Raises
     ------
     UsageError
-        If ``n < 1``.
+        If ``n < 1`` or the seed is not an integer in ``0 .. 2**63 - 1``.
     DatasetError, InputDataError, CheckpointError
         For a bad data set, generated folder or model.
     """
+    from citygen.api import check_seed
+
     if n < 1 and generated is None:
         msg = f"--n must be at least 1, got {n}"
         raise UsageError(msg)
+    seed = check_seed(seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = load_dataset(data_dir)
@@ -311,7 +314,8 @@ def evaluate(
         model_name = f"generated: {generated}"
     else:
         from citygen.device import resolve_device
-        from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
+        from citygen.api import load_model
+        from citygen.model.checkpoint import DEFAULT_MODEL_DIR
         from citygen.sampling.loop import sample
 
         dev = resolve_device(device)

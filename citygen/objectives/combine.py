@@ -203,6 +203,11 @@ def _split(text: str | Sequence) -> list:
     return list(text)
 
 
+#: Largest weight of one objective: weights are relative (``1,0.5`` is ``2,1``), and huge ones
+#: overflow the weighted sum (``1e308,1e308``).
+MAX_WEIGHT = 1e6
+
+
 def _weight(value: object) -> float:
     try:
         w = float(value)  # type: ignore[arg-type]
@@ -211,6 +216,9 @@ def _weight(value: object) -> float:
         raise UsageError(msg) from None
     if not math.isfinite(w) or w < 0:
         msg = f"weights must be finite and non-negative, got {value!r}"
+        raise UsageError(msg)
+    if w > MAX_WEIGHT:
+        msg = f"weights are relative and at most {MAX_WEIGHT:g}, got {value!r} (try 1,0.5)"
         raise UsageError(msg)
     return w
 

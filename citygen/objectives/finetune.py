@@ -33,7 +33,8 @@ import torch
 
 from citygen.device import resolve_device
 from citygen.errors import UsageError
-from citygen.model.checkpoint import CONFIG, load_model, read_config, save_model
+from citygen.api import load_model
+from citygen.model.checkpoint import CONFIG, read_config, save_model
 from citygen.model.likelihood import batch_nll, sequence_batch
 from citygen.model.network import LayoutModel
 from citygen.objectives.combine import Combination
