@@ -25,7 +25,7 @@ from citygen.layout import as_layout
 if TYPE_CHECKING:
     import torch
 
-    from citygen.model import LayoutModel
+    from citygen.model.network import LayoutModel
     from data_prep.order import Sequence
 
 #: Largest seed accepted (seeds are 0 .. 2**63 - 1, the range of a signed 64-bit integer).
@@ -57,7 +57,7 @@ def check_seed(seed: Any) -> int:
 
 
 def check_sample_config(config: Any) -> Any:
-    """Check sampling settings: a :class:`citygen.sample.SampleConfig` of finite numbers.
+    """Check sampling settings: a :class:`citygen.sampling.loop.SampleConfig` of finite numbers.
 
     Returns
     -------
@@ -70,7 +70,7 @@ def check_sample_config(config: Any) -> Any:
         If ``config`` is another type or a setting is NaN or infinite (NaN passes every range
         test of the dataclass itself).
     """
-    from citygen.sample import SampleConfig
+    from citygen.sampling.loop import SampleConfig
 
     if config is None:
         return SampleConfig()
@@ -79,6 +79,8 @@ def check_sample_config(config: Any) -> Any:
         raise UsageError(msg)
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
+        if value is None or isinstance(value, tuple):
+            continue  # style settings: None, or a style bank its __post_init__ checked
         if not math.isfinite(float(value)):
             msg = f"sampling setting {f.name} must be a finite number, got {value}"
             raise UsageError(msg)
@@ -86,7 +88,7 @@ def check_sample_config(config: Any) -> Any:
 
 
 def _check_model(model: Any) -> LayoutModel:
-    from citygen.model import LayoutModel
+    from citygen.model.network import LayoutModel
 
     if not isinstance(model, LayoutModel):
         msg = (
@@ -123,7 +125,7 @@ def load_model(
     """
     import torch
 
-    from citygen.checkpoint import load_model as _load
+    from citygen.model.checkpoint import load_model as _load
 
     if path is not None and not isinstance(path, str | os.PathLike):
         msg = f"model path must be a str or a path, got {type(path).__name__}"
@@ -218,8 +220,9 @@ def sample(
     device: str | torch.device | None = None,
     batch_size: int = 64,
     config: Any = None,
+    style: Any = None,
 ) -> list[nx.Graph]:
-    """Sample ``n`` street layouts from a model (see :func:`citygen.sample.sample`).
+    """Sample ``n`` street layouts from a model (see :func:`citygen.sampling.loop.sample`).
 
     Parameters
     ----------
@@ -238,7 +241,10 @@ def sample(
     batch_size
         Tiles sampled together, at least 1.
     config
-        A :class:`citygen.sample.SampleConfig` (constraints, temperature, snapping) or None.
+        A :class:`citygen.sampling.loop.SampleConfig` (constraints, temperature, snapping) or None.
+    style
+        For a style model: raw style rows ``(n, 8)`` (:mod:`citygen.style`), or None to draw
+        them from the model's style bank (or the config's ``style_bank``).
 
     Returns
     -------
@@ -250,7 +256,7 @@ def sample(
     UsageError
         On a model, count, seed, prefix, batch size or config of the wrong type or range.
     """
-    from citygen.sample import sample as _sample
+    from citygen.sampling.loop import sample as _sample
 
     net = _check_model(model)
     n = check_int(n, "n (number of layouts)", 1)
@@ -259,7 +265,8 @@ def sample(
     config = check_sample_config(config)
     prefix = _check_prefix(prefix, n)
     return _sample(
-        net, n, seed=seed, prefix=prefix, device=device, batch_size=batch_size, config=config
+        net, n, seed=seed, prefix=prefix, device=device, batch_size=batch_size, config=config,
+        style=style,
     )
 
 
@@ -276,7 +283,7 @@ def _check_sequence(seq: Sequence) -> Sequence:
     return seq
 
 
-def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence) -> float:
+def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence, style: Any = None) -> float:
     """Exact log-likelihood (nats) of one tile under a model.
 
     Parameters
@@ -288,6 +295,8 @@ def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence) -> float:
         undirected simple graph of their streets, see :func:`as_layout`) or a canonical
         :class:`data_prep.order.Sequence`. Positions are normalised by the tile size, so a
         layout of another tile size is scaled to the model's.
+    style
+        For a style model: the raw style row to condition on (default: the tile's own).
 
     Returns
     -------
@@ -301,12 +310,12 @@ def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence) -> float:
     LayoutError
         If ``tile`` is not a layout (see :func:`as_layout`).
     """
-    from citygen.likelihood import log_likelihood as _log_likelihood
+    from citygen.model.likelihood import log_likelihood as _log_likelihood
     from data_prep.order import Sequence
 
     net = _check_model(model)
     checked = _check_sequence(tile) if isinstance(tile, Sequence) else as_layout(tile)
-    return _log_likelihood(net, checked)
+    return _log_likelihood(net, checked, style)
 
 
 __all__ = [

@@ -156,7 +156,8 @@ def generate(
         "n": n,
         "batch_size": batch_size,
         "device": dev.type,
-        "sample_config": dataclasses.asdict(config),
+        # the --like bank is recorded by its source (meta["style"]), not row by row
+        "sample_config": {k: v for k, v in dataclasses.asdict(config).items() if k != "style_bank"},
         "objective": objective_meta,
     }
     if style_meta:

@@ -143,7 +143,7 @@ def test_generate_refuses_a_folder_of_other_files(capsys, tmp_path, no_sampling)
 
 
 def test_sample_config_with_nan_is_refused_by_the_api(tmp_path, no_sampling):
-    from citygen.sample import SampleConfig
+    from citygen.sampling.loop import SampleConfig
 
     with pytest.raises(UsageError, match="temperature must be a finite number"):
         generation.generate(
@@ -193,7 +193,7 @@ def test_generate_records_how_to_regenerate(capsys, tmp_path):
     assert meta["sample_config"]["temperature"] == 0.9
     assert meta["model_sha256"] == manifest["model_sha256"]
     # the manifest alone regenerates the same files
-    from citygen.sample import SampleConfig
+    from citygen.sampling.loop import SampleConfig
 
     again = generation.generate(
         tmp_path / "again",
