@@ -126,7 +126,7 @@ def test_a_model_without_style_refuses_style_options(tmp_path: Path) -> None:
     ],
 )
 def test_cli_bad_style_options(
-    style_model_dir: Path, tmp_path: Path, args: list[str], match: str
+    style_model_dir: Path, tmp_path: Path, args: list[str], match: str, code: int
 ) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -136,9 +136,9 @@ def test_cli_bad_style_options(
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "no_proxy": "*",
              "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"},
     )  # fmt: skip
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == code, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ")
+    assert "error: " in last
     import re
 
     assert re.search(match, last), last
