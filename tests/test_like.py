@@ -117,12 +117,12 @@ def test_a_model_without_style_refuses_style_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "match"),
+    ("args", "match", "code"),
     [
-        (["--density", "-5"], "--density must be"),
-        (["--density", "nan"], "--density"),
-        (["--grid", "1.5"], "--grid must be"),
-        (["--like", "/nonexistent/place.osm.pbf"], "no such file or directory"),
+        (["--density", "-5"], "--density must be", 1),
+        (["--density", "nan"], "--density: not a finite number", 2),
+        (["--grid", "1.5"], "--grid must be", 1),
+        (["--like", "/nonexistent/place.osm.pbf"], "no such file or directory", 1),
     ],
 )
 def test_cli_bad_style_options(
