@@ -98,10 +98,12 @@ def test_evaluate_reports_the_held_out_cities_apart(held_dir: Path, tmp_path: Pa
     assert report.holdout[0].n == len(ds.tiles("train"))
     assert set(report.holdout_cities) == {"test"}
     assert report.holdout_cities["test"]["tiles"] == len(ds.tiles("holdout"))
+    assert report.settings["n_holdout"] == len(ds.tiles("holdout"))
     # the held-out realism is measured against other tiles than the test split's
     assert report.holdout[1].realism != pytest.approx(report.row("model").realism)
     text = format_table(report)
     assert "held-out cities (test)" in text and "4-way share" in text
+    assert f"realism against {len(ds.tiles('holdout'))} tiles of 1 held-out cities" in text
     d = json.loads(json.dumps(report.to_dict()))
     assert d["holdout"]["regions"] == ["test"] and len(d["holdout"]["rows"]) == len(names)
 
@@ -140,6 +142,6 @@ def test_shape_summary_on_hand_made_tiles() -> None:
     sparse = tile([(0, 1)], [(0, 0), (10, 0)], border=set())
     s = shape_summary([plus, sparse])
     assert s["sparse"] == pytest.approx(0.5)
-    assert s["four_way"] == pytest.approx(1 / 12)
+    assert s["four_way"] == pytest.approx(1 / 7)  # of the 7 junctions (bends do not count)
     assert s["largest_piece"] == pytest.approx(9 / 12)
     assert s["dead_end"] == pytest.approx(6 / 7)  # junctions: the hub, 4 arm ends, 2 street ends

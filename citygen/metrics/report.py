@@ -363,7 +363,7 @@ def evaluate(
         holdout_cities=cities,
     )
     if holdout:
-        report.settings["n_holdout"] = holdout[0].n
+        report.settings["n_holdout"] = sum(c["tiles"] for c in cities.values())
     return report, sets
 
 
@@ -458,7 +458,7 @@ def _holdout_lines(report: Report, w: int) -> list[str]:
     head = f"{'held-out cities':<22}" + "".join(f"{x:>{w}}" for x in names)
     lines = [
         "",
-        f"realism against {rows[0].n} tiles of {len(report.holdout_cities)} held-out cities "
+        f"realism against {report.settings.get('n_holdout')} tiles of {len(report.holdout_cities)} held-out cities "
         f"({', '.join(sorted(report.holdout_cities))}), in no training data; floor: training "
         "tiles vs these tiles",
         head,
@@ -466,7 +466,9 @@ def _holdout_lines(report: Report, w: int) -> list[str]:
         f"{'realism score':<22}" + "".join(f"{r.realism:>{w}.2f}" for r in rows),
     ]
     lines += _shape_lines(rows, w, "held-out tiles")
-    lines.append("model against each held-out city (its own floor):")
+    lines.append("model against each held-out city (its own floor: training tiles vs the city):")
     for name, c in sorted(report.holdout_cities.items()):
         lines.append(f"  {name:<20} {c['tiles']:>4} tiles  realism {c['realism']:.2f}")
+    per_city = [c["realism"] for c in report.holdout_cities.values()]
+    lines.append(f"  {'mean over cities':<20} {'':>4}        realism {float(np.mean(per_city)):.2f}")
     return lines

@@ -7,8 +7,8 @@ distribution distances of the report (numbers a reader checks against a map at a
   or bends; border nodes do not count);
 - over the other tiles, means of per-tile values: ``dead_end`` (share of junctions that are
   dead ends, :func:`~citygen.metrics.stats.dead_end_share`), ``largest_piece`` (share of nodes
-  in the largest connected piece) and ``four_way`` (share of interior nodes with 4 or more
-  streets).
+  in the largest connected piece) and ``four_way`` (share of junctions with 4 or more
+  streets; junctions as in :mod:`citygen.metrics.stats`: interior nodes that are not bends).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
-from citygen.metrics.stats import arrays, dead_end_share
+from citygen.metrics.stats import arrays, dead_end_share, junction_mask
 from citygen.objectives.functions import Arrays, _degrees, giant_share
 
 #: Tiles with fewer interior nodes than this are *sparse*.
@@ -33,11 +33,11 @@ def interior_nodes(a: Arrays) -> int:
 
 
 def four_way_share(a: Arrays) -> float:
-    """Share of interior nodes with 4 or more streets, in ``[0, 1]`` (NaN for none)."""
-    inner = ~a.border
-    if not inner.any():
+    """Share of junctions (interior nodes that are not bends) with 4+ streets (NaN for none)."""
+    junction = junction_mask(a)
+    if not junction.any():
         return float("nan")
-    return float((_degrees(a)[inner] >= 4).mean())
+    return float((_degrees(a)[junction] >= 4).mean())
 
 
 def shape_summary(layouts: Sequence[nx.Graph | Arrays]) -> dict[str, float]:
