@@ -1,9 +1,13 @@
-"""Write the README picture: 8 real validation tiles and 8 generated tiles at the same scale.
+"""Write the README pictures: real and generated tiles at the same scale.
 
     python bench/figures.py --data DATA_DIR [--out docs/img/real_vs_generated.png] [--seed 0]
+    python bench/figures.py --data DATA_DIR --like prague,bogota,auckland [--out docs/img/like.png]
 
-Real tiles are 8 validation tiles of DATA_DIR taken round-robin over its regions (rows 1-2); generated tiles are the first
-8 layouts ``citygen generate --seed SEED`` samples from the default model (rows 3-4).
+Without ``--like``: 8 validation tiles of DATA_DIR taken round-robin over its regions (rows
+1-2), and the first 8 layouts ``citygen generate --seed SEED`` samples from the default model
+(rows 3-4). With ``--like``: for each named held-out city, its first 4 tiles in manifest order
+(not picked) and the first 4 layouts of the same seed drawn in that city's style (``generate
+--like``: styles from the city's own tiles), one row each.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default=str(ROOT / "docs" / "img" / "real_vs_generated.png"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--like", help="comma list of held-out cities: real vs --like rows")
     args = ap.parse_args()
+    if args.like:
+        like_sheet(args)
+        return
     val = load_dataset(args.data).tiles("val")
     regions = sorted({t.region for t in val})
     by_region = [[t for t in val if t.region == r] for r in regions]
@@ -35,6 +43,25 @@ def main() -> None:
     labels = [f"real {t.id}" for t in tiles] + [f"generated, seed {args.seed} #{i}" for i in range(8)]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     print(write_sheet([t.layout() for t in tiles] + generated, args.out, labels))
+
+
+def like_sheet(args: argparse.Namespace) -> None:
+    from citygen.sampling.loop import SampleConfig
+    from citygen.style import bank_of_sequences
+
+    data = load_dataset(args.data)
+    model = load_model()
+    layouts, labels = [], []
+    for city in args.like.split(","):
+        tiles = [t for t in data.tiles() if t.region == city]
+        if not tiles:
+            raise SystemExit(f"no tiles of {city!r} in {args.data}")
+        bank = tuple(tuple(float(v) for v in r) for r in bank_of_sequences([t.sequence for t in tiles]))
+        made = sample(model, 4, seed=args.seed, config=SampleConfig(style_bank=bank))
+        layouts += [t.layout() for t in tiles[:4]] + made
+        labels += [f"real {t.id}" for t in tiles[:4]] + [f"like {city}, seed {args.seed} #{i}" for i in range(4)]
+    out = args.out if args.out != str(ROOT / "docs" / "img" / "real_vs_generated.png") else str(ROOT / "docs" / "img" / "like.png")
+    print(write_sheet(layouts, out, labels, cols=4))
 
 
 if __name__ == "__main__":

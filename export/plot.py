@@ -182,6 +182,7 @@ def write_sheet(
     path: str | Path,
     labels: Sequence[str] | None = None,
     dpi: int = 110,
+    cols: int | None = None,
 ) -> Path:
     """Write a contact sheet of several layouts in a grid, atomically.
 
@@ -195,6 +196,8 @@ def write_sheet(
         One corner label per layout (default: the layout's index).
     dpi
         Resolution, dots per inch.
+    cols
+        Panels per row (default: about the square root of the count).
 
     Returns
     -------
@@ -202,7 +205,7 @@ def write_sheet(
         The written file.
     """
     n = max(len(layouts), 1)
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(3 * cols, 3 * rows))
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99, wspace=0.04, hspace=0.04)
