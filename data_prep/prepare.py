@@ -505,6 +505,9 @@ def prepare(
         results = iter(_run(tasks, scheduler, bar if not in_process else None))
         if scheduler == "processes":
             bar.update(len(STAGES) * len(todo))
+    except BaseException:
+        staging.discard_if_empty(stage_dir)
+        raise
     finally:
         bar.close()
     entries = kept + [done[s.name] or next(results) for s in sources]

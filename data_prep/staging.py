@@ -38,6 +38,13 @@ def open_staging(out: Path) -> Path:
     return stage
 
 
+def discard_if_empty(stage: Path) -> None:
+    """Remove a staging folder that holds no finished region (a run that failed early)."""
+    with contextlib.suppress(OSError):
+        (stage / "regions").rmdir()
+        stage.rmdir()
+
+
 def _complete_manifest(out: Path) -> dict | None:
     try:
         manifest = json.loads((out / MANIFEST).read_text())
@@ -129,7 +136,8 @@ def commit(out: Path, stage: Path, entries: list[dict], manifest: dict) -> None:
     atomic.write_json(out / MANIFEST, manifest)  # the commit point
     wanted = {e["shard"] for e in entries} | {f"regions/{e['name']}.json" for e in entries}
     for path in (out / "regions").iterdir():
-        if f"regions/{path.name}" not in wanted and path.is_file():
+        ours = path.suffix in (".safetensors", ".json")
+        if ours and f"regions/{path.name}" not in wanted and path.is_file():
             with contextlib.suppress(OSError):
                 path.unlink()
     shutil.rmtree(stage, ignore_errors=True)
