@@ -28,7 +28,11 @@ SMALL = ["--tile-size", "500", "--block", "1", "--no-progress"]
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` by relative path, with its bytes."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -43,7 +47,8 @@ def one_error(code: int, err: str, *words: str) -> str:
     assert code == 1, err
     assert "Traceback" not in err, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
     for w in words:
         assert w in lines[0], lines[0]
     return lines[0]
@@ -53,7 +58,9 @@ def one_error(code: int, err: str, *words: str) -> str:
 def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete data set of the bundled test extract in 500 m tiles."""
     out = tmp_path_factory.mktemp("good") / "data"
-    prepare(make_sources(bundled="test"), out, PrepareConfig(tile_size=500.0, block=1), progress=False)
+    prepare(
+        make_sources(bundled="test"), out, PrepareConfig(tile_size=500.0, block=1), progress=False
+    )
     return out
 
 
@@ -80,13 +87,17 @@ def test_a_failed_prepare_leaves_the_data_set_as_it_was(
     before = tree(data)
     truncated = tmp_path / "cut.osm"
     truncated.write_text(GRID.read_text()[:2000])
-    code, err = run(capsys, "prepare", "--osm", str(truncated), "--out", str(data), "--replace", *SMALL)
+    code, err = run(
+        capsys, "prepare", "--osm", str(truncated), "--out", str(data), "--replace", *SMALL
+    )
     one_error(code, err, "cut.osm")
     assert tree(data) == before
     assert sorted(p.name for p in data.iterdir()) == ["manifest.json", "regions"]
     ds = load_dataset(data)
     assert ds.sequences("train")  # what train needs is all there
-    code, err = run(capsys, "prepare", "--bundled", "test", "--out", str(data), "--scheduler", "bogus", *SMALL)
+    code, err = run(
+        capsys, "prepare", "--bundled", "test", "--out", str(data), "--scheduler", "bogus", *SMALL
+    )
     one_error(code, err, "unknown scheduler 'bogus'", "tcp://host:8786")
     assert tree(data) == before
 
@@ -94,11 +105,24 @@ def test_a_failed_prepare_leaves_the_data_set_as_it_was(
 def test_train_still_accepts_the_data_set_after_a_failed_prepare(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    code, err = run(capsys, "prepare", "--osm", str(tmp_path / "missing.osm"), "--out", str(data), *SMALL)
+    code, err = run(
+        capsys, "prepare", "--osm", str(tmp_path / "missing.osm"), "--out", str(data), *SMALL
+    )
     one_error(code, err)
-    tiny = ["--d-model", "16", "--layers", "1", "--heads", "2", "--window", "48", "--batch-size", "4",
-            "--windows", "2", "--realism-samples", "0", "--epochs", "1", "--no-progress"]  # fmt: skip
-    code, err = run(capsys, "train", "--data", str(data), "--out", str(tmp_path / "run"), "--device", "cpu", *tiny)
+    tiny = ["--d-model", "16", "--layers", "1", "--heads", "2", "--window", "48",
+            "--batch-size", "4", "--windows", "2", "--realism-samples", "0", "--epochs", "1",
+            "--no-progress"]  # fmt: skip
+    code, err = run(
+        capsys,
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+        *tiny,
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["status"] == "complete"
 
@@ -135,10 +159,14 @@ def test_a_damaged_shard_is_caught_when_the_data_set_is_loaded(
     raw[-9] ^= 0xFF  # one byte of tensor data: still a valid safetensors file
     shard.write_bytes(bytes(raw))
     ds = load_dataset(data)
-    with pytest.raises(DatasetError, match=r"is damaged \(sha256 mismatch\); run citygen prepare again"):
+    with pytest.raises(
+        DatasetError, match=r"is damaged \(sha256 mismatch\); run citygen prepare again"
+    ):
         ds.tiles()
     tile = ds.manifest["tiles"][0]["id"]
-    code, err = run(capsys, "export", "--data", str(data), "--tile", tile, "--out", str(tmp_path / "x"))
+    code, err = run(
+        capsys, "export", "--data", str(data), "--tile", tile, "--out", str(tmp_path / "x")
+    )
     one_error(code, err, "damaged (sha256 mismatch)")
 
 
@@ -148,7 +176,9 @@ def test_a_manifest_without_its_tables_is_refused(tmp_path: Path) -> None:
     (d / MANIFEST).write_text(json.dumps({"status": "complete"}))
     with pytest.raises(DatasetError, match="not a citygen data set"):
         load_dataset(d)
-    (d / MANIFEST).write_text(json.dumps({"format": "citygen-sequences", "format_version": 1, "status": "complete"}))
+    (d / MANIFEST).write_text(
+        json.dumps({"format": "citygen-sequences", "format_version": 1, "status": "complete"})
+    )
     with pytest.raises(DatasetError, match="has no valid 'config'"):
         load_dataset(d)
 
@@ -173,16 +203,22 @@ def test_non_finite_settings_are_one_error_line(
 
 def test_a_node_off_the_globe_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = osm_variant(tmp_path, "lat.osm", 'lat="60.1604107"', 'lat="123"')
-    code, err = run(capsys, "prepare", "--osm", str(bad), "--out", str(tmp_path / "o"), "--no-progress")
+    code, err = run(
+        capsys, "prepare", "--osm", str(bad), "--out", str(tmp_path / "o"), "--no-progress"
+    )
     one_error(code, err, "lat.osm", "node 101", "latitude 123")
 
 
-def test_huge_tile_grids_are_refused_before_tiling(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_huge_tile_grids_are_refused_before_tiling(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     # one node moved to the other side of the Earth stretches the extent
     far = osm_variant(tmp_path, "far.osm", 'lat="60.1604107" lon="24.9279777"',
                       'lat="-60.1604107" lon="-155.07"')  # fmt: skip
     t0 = time.perf_counter()
-    code, err = run(capsys, "prepare", "--osm", str(far), "--out", str(tmp_path / "o"), "--no-progress")
+    code, err = run(
+        capsys, "prepare", "--osm", str(far), "--out", str(tmp_path / "o"), "--no-progress"
+    )
     one_error(code, err, "far.osm", f"more than the maximum of {MAX_TILES:,}", "--tile-size")
     code, err = run(capsys, "prepare", "--bundled", "test", "--out", str(tmp_path / "p"),
                     "--tile-size", "1", "--no-progress")  # fmt: skip
@@ -198,8 +234,9 @@ def test_an_unreachable_scheduler_is_one_error_line(
 ) -> None:
     monkeypatch.setattr(prep, "SCHEDULER_TIMEOUT_S", 1.0)
     before = tree(data)
-    code, err = run(capsys, "prepare", "--bundled", "test", "--out", str(data), "--tile-size", "300",
-                    "--scheduler", "tcp://127.0.0.1:1", "--no-progress")  # fmt: skip
+    code, err = run(capsys, "prepare", "--bundled", "test", "--out", str(data),
+                    "--tile-size", "300", "--scheduler", "tcp://127.0.0.1:1",
+                    "--no-progress")  # fmt: skip
     one_error(code, err, "cannot reach the dask scheduler at tcp://127.0.0.1:1")
     assert tree(data) == before
 
@@ -210,6 +247,8 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(data: Path) -> None:
         p.write_bytes(b"half")
     mine = data / "regions" / "notes.tmp"  # not a name citygen makes: left alone
     mine.write_text("x")
-    prepare(make_sources(bundled="test"), data, PrepareConfig(tile_size=500.0, block=1), progress=False)
+    prepare(
+        make_sources(bundled="test"), data, PrepareConfig(tile_size=500.0, block=1), progress=False
+    )
     assert not any(p.exists() for p in stale)
     assert mine.exists()
