@@ -34,3 +34,7 @@ class OutputError(CitygenError, OSError):
 
 class NetworkUnavailableError(CitygenError, ConnectionError):
     """An online source (Overpass, Nominatim) could not be reached."""
+
+
+class TrainingError(CitygenError, ArithmeticError):
+    """Training cannot go on: the loss or the gradients are no longer finite numbers."""
