@@ -79,8 +79,11 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state.pop("optimizer"))
         torch.set_rng_state(state.pop("torch_rng"))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError, pickle.UnpicklingError) as exc:
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError,
+            pickle.UnpicklingError) as exc:  # fmt: skip
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, pickle.UnpicklingError):
+            first = "state.pt is damaged (not a torch checkpoint)"
         msg = f"corrupt or incompatible checkpoint {path}: {first}"
         raise CheckpointError(msg) from exc
     return state
@@ -88,12 +91,14 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
 
 def _candidates(run_dir: Path) -> list[Path]:
     """Complete checkpoints of a run, newest first (the one ``latest`` names leads)."""
-    found = sorted((d for d in checkpoint_dir(run_dir).glob("step-*") if d.is_dir()), reverse=True)
+    found = sorted(d for d in checkpoint_dir(run_dir).glob("step-*") if d.is_dir())[::-1]
     first = latest_checkpoint(run_dir)
     return ([first] if first else []) + [d for d in found if d != first]
 
 
-def resume_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[Path, dict]:
+def resume_checkpoint(
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[Path, dict]:
     """Restore the newest usable checkpoint of a run, falling back to older kept ones.
 
     An unusable checkpoint (say a damaged ``state.pt``) is skipped with a warning.

@@ -32,7 +32,7 @@ FLAGS = {
 
 
 def read_run(out: Path) -> dict | None:
-    """The ``config.json`` of a citygen training run in ``out``, or None if there is none."""
+    """Return the ``config.json`` of a citygen training run in ``out`` (None: there is none)."""
     try:
         cfg = json.loads((out / CONFIG).read_text())
     except (OSError, ValueError):
@@ -86,7 +86,10 @@ def check_out(out: Path, resume: bool, overwrite: bool) -> None:
     if run.get("status") == "training" and latest_checkpoint(out) is None:
         return  # killed before its first checkpoint: nothing to lose
     what = "a trained model" if run.get("status") == "complete" else "a training run"
-    msg = f"{out} already holds {what}; use --resume to continue it, --overwrite to start again, or another --out"
+    msg = (
+        f"{out} already holds {what}; use --resume to continue it, --overwrite to start "
+        "again, or another --out"
+    )
     raise UsageError(msg)
 
 

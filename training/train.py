@@ -207,7 +207,8 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(data_dir, Path(out_dir), model_config, config, resume, progress, command, overwrite)
+        out = Path(out_dir)
+        return _train(data_dir, out, model_config, config, resume, progress, command, overwrite)
     finally:
         torch.set_num_threads(threads)
 
@@ -235,7 +236,8 @@ def _train(
         model_config.check()
     if resume:
         asked = model_config.to_dict() if model_config is not None else None
-        model_config = ModelConfig.from_dict(run_dir.check_resume(out, asdict(config), asked, data_sha)["model"])
+        saved = run_dir.check_resume(out, asdict(config), asked, data_sha)
+        model_config = ModelConfig.from_dict(saved["model"])
     model_config = model_config or ModelConfig()
     model_config.tile_size = data.tile_size
     torch.manual_seed(config.seed)
@@ -290,10 +292,10 @@ def _train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            finite = math.isfinite(loss.item()), math.isfinite(gnorm.item())  # norm: same on all ranks
+            finite = math.isfinite(loss.item()), math.isfinite(gnorm.item())  # norm: all ranks
             if not finite[1] or (dist.world_size == 1 and not finite[0]):
                 bar.close()
-                what, bad = ("loss", loss.item()) if not finite[0] else ("gradient norm", gnorm.item())
+                what, bad = ("loss", loss.item()) if not finite[0] else ("grad norm", gnorm.item())
                 where = out if distributed.is_main(dist) else None
                 err = _diverged(where, state["step"] + 1, what, bad, opt.param_groups[0]["lr"])
                 distributed.teardown(dist)

@@ -91,11 +91,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> str:
-    """The ``citygen train`` command that resumes this run exactly (every option spelled out)."""
+    """Return the ``citygen train`` command that resumes this run (every option spelled out)."""
     words = ["citygen", "train", "--data", args.data, "--out", args.out]
     for flag, value in _OPTIONS:
         words += [flag, str(getattr(args, value))]
-    words += [flag for flag, on in (("--no-amp", args.no_amp), ("--no-progress", args.no_progress)) if on]
+    switches = (("--no-amp", args.no_amp), ("--no-progress", args.no_progress))
+    words += [flag for flag, on in switches if on]
     return shlex.join([*words, "--resume"])
 
 
