@@ -105,10 +105,10 @@ def test_a_failed_prepare_leaves_the_data_set_as_it_was(
 def test_train_still_accepts_the_data_set_after_a_failed_prepare(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    code, err = run(
-        capsys, "prepare", "--osm", str(tmp_path / "missing.osm"), "--out", str(data), *SMALL
-    )
-    one_error(code, err)
+    truncated = tmp_path / "cut.osm"
+    truncated.write_text(GRID.read_text()[:3000])  # the repro: a download cut short
+    code, err = run(capsys, "prepare", "--osm", str(truncated), "--out", str(data), "--add", *SMALL)
+    one_error(code, err, "cut.osm")
     tiny = ["--d-model", "16", "--layers", "1", "--heads", "2", "--window", "48",
             "--batch-size", "4", "--windows", "2", "--realism-samples", "0", "--epochs", "1",
             "--no-progress"]  # fmt: skip
