@@ -237,7 +237,9 @@ class Dataset:
             msg = f"no such data set directory: {self.root}"
             raise DatasetError(msg)
         if not is_dataset_dir(self.root):
-            msg = f"{self.root} is not a citygen data set (no {MANIFEST}; run citygen prepare)"
+            found = (self.root / MANIFEST).exists()
+            what = f"its {MANIFEST} is not a citygen manifest" if found else f"no {MANIFEST}"
+            msg = f"{self.root} is not a citygen data set ({what}; run citygen prepare)"
             raise DatasetError(msg)
         self.manifest: dict = json.loads((self.root / MANIFEST).read_text())
         if self.manifest.get("status") != "complete":

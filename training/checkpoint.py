@@ -124,5 +124,5 @@ def resume_checkpoint(
         except CheckpointError as exc:
             errors.append(str(exc))
             log.warning("%s; trying an older checkpoint", exc)
-    msg = f"no usable checkpoint in {run_dir}: {errors[0]}"
+    msg = f"no usable checkpoint in {run_dir}: {errors[0]}; start again with --overwrite"
     raise CheckpointError(msg)
