@@ -174,7 +174,7 @@ def test_a_manifest_without_its_tables_is_refused(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()
     (d / MANIFEST).write_text(json.dumps({"status": "complete"}))
-    with pytest.raises(DatasetError, match="its manifest.json is not a citygen manifest"):
+    with pytest.raises(DatasetError, match=r"its manifest\.json is not a citygen manifest"):
         load_dataset(d)
     (d / MANIFEST).write_text(
         json.dumps({"format": "citygen-sequences", "format_version": 1, "status": "complete"})
