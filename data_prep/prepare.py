@@ -17,7 +17,6 @@ import math
 import re
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,16 +25,11 @@ import numpy as np
 
 from citygen import atomic
 from citygen._version import __version__
-from citygen.errors import (
-    CitygenError,
-    DatasetError,
-    InputDataError,
-    NetworkUnavailableError,
-    UsageError,
-)
+from citygen.errors import CitygenError, DatasetError, InputDataError, UsageError
 from data_prep import load, staging
 from data_prep.clean import RegionGraph, clean
 from data_prep.order import to_sequence
+from data_prep.schedule import LOCAL_SCHEDULERS, check_scheduler, run_tasks
 from data_prep.shards import (
     FORMAT,
     FORMAT_VERSION,
@@ -46,9 +40,6 @@ from data_prep.shards import (
 )
 from data_prep.split import DEFAULT_FRACTIONS, assign_blocks, block_of
 from data_prep.tiles import cut, grid_frame, grid_specs
-
-if TYPE_CHECKING:
-    from dask import distributed
 
 log = logging.getLogger(__name__)
 
@@ -381,57 +372,6 @@ def build_manifest(entries: list[dict], config: PrepareConfig) -> dict:
     }
 
 
-LOCAL_SCHEDULERS = ("threads", "processes", "sync", "synchronous", "single-threaded")
-SCHEDULER_TIMEOUT_S = 10.0  # how long to try to reach a dask.distributed scheduler
-_ADDRESS = re.compile(r"((tcp|tls|ucx|ws|wss)://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}/?")
-
-
-def check_scheduler(scheduler: str) -> None:
-    """Refuse a scheduler that is neither a local dask scheduler nor a ``host:port`` address.
-
-    Raises
-    ------
-    UsageError
-        Listing what is accepted.
-    """
-    if scheduler in LOCAL_SCHEDULERS or _ADDRESS.fullmatch(scheduler):
-        return
-    msg = (
-        f"unknown scheduler {scheduler!r}: use threads, processes, sync, or the address of a "
-        "dask.distributed scheduler (tcp://host:8786)"
-    )
-    raise UsageError(msg)
-
-
-def _connect(scheduler: str) -> distributed.Client:
-    from dask.distributed import Client
-
-    try:
-        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        msg = (
-            f"cannot reach the dask scheduler at {scheduler} "
-            f"within {SCHEDULER_TIMEOUT_S:g} s: {first}"
-        )
-        raise NetworkUnavailableError(msg) from exc
-
-
-def _run(tasks: list, scheduler: str, bar) -> list[dict]:  # noqa: ANN001
-    import dask
-
-    if scheduler in LOCAL_SCHEDULERS:
-        return list(dask.compute(*tasks, scheduler=scheduler))
-    from dask.distributed import as_completed
-
-    with _connect(scheduler) as client:
-        futures = client.compute(tasks)
-        for _ in as_completed(futures):
-            if bar is not None:
-                bar.update(len(STAGES))
-        return client.gather(futures)
-
-
 def prepare(
     sources: list[Source],
     out: str | Path,
@@ -498,11 +438,11 @@ def prepare(
             bar.set_description(f"{name}: {stage}")
             bar.update(1)
 
-    in_process = scheduler in ("threads", "sync", "synchronous", "single-threaded")
+    in_process = scheduler in LOCAL_SCHEDULERS and scheduler != "processes"
     say = report if in_process and progress else None
     tasks = [dask.delayed(prepare_region)(s, stage_dir, config, say) for s in todo]
     try:
-        results = iter(_run(tasks, scheduler, bar if not in_process else None))
+        results = iter(run_tasks(tasks, scheduler, None if in_process else bar, len(STAGES)))
         if scheduler == "processes":
             bar.update(len(STAGES) * len(todo))
     except BaseException:

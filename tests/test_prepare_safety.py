@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import data_prep.prepare as prep
+import data_prep.schedule as schedule
 from citygen.cli import main
 from citygen.errors import DatasetError
 from data_prep.prepare import PrepareConfig, make_sources, prepare
@@ -232,7 +232,7 @@ def test_huge_tile_grids_are_refused_before_tiling(
 def test_an_unreachable_scheduler_is_one_error_line(
     data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(prep, "SCHEDULER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(schedule, "SCHEDULER_TIMEOUT_S", 1.0)
     before = tree(data)
     code, err = run(capsys, "prepare", "--bundled", "test", "--out", str(data),
                     "--tile-size", "300", "--scheduler", "tcp://127.0.0.1:1",
