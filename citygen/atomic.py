@@ -9,12 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from citygen.errors import OutputError
+
+#: How a temporary file of :func:`atomic_path` is named: ``.<target name>.<random>.tmp``.
+TMP_PREFIX, TMP_SUFFIX = ".", ".tmp"
 
 
 @contextlib.contextmanager
@@ -33,7 +37,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f"{TMP_PREFIX}{target.name}.", suffix=TMP_SUFFIX, dir=target.parent
+        )
     except OSError as exc:
         msg = f"cannot write to {target.parent}: {exc.strerror or exc}"
         raise OutputError(msg) from exc
@@ -47,6 +53,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def remove_stale(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files that a killed write left in ``folder``; return what was removed.
+
+    Only names this module makes (``.<name>.<random>.tmp``, files or folders) are touched.
+    Call it from a command that owns ``folder`` before it writes there.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    removed = []
+    for path in root.iterdir():
+        if path.name.startswith(TMP_PREFIX) and path.name.endswith(TMP_SUFFIX):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            removed.append(path)
+    return removed
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -38,3 +38,7 @@ class NetworkUnavailableError(CitygenError, ConnectionError):
 
 class LayoutError(CitygenError, ValueError):
     """A graph given as a layout is not one (no tile size, nodes outside the tile, ...)."""
+
+
+class TrainingError(CitygenError, ArithmeticError):
+    """Training cannot go on: the loss or the gradients are no longer finite numbers."""

@@ -11,28 +11,40 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 
 from citygen import atomic
 from citygen._version import __version__
 from citygen.errors import CitygenError, DatasetError, InputDataError, UsageError
-from data_prep import load
+from data_prep import load, staging
 from data_prep.clean import RegionGraph, clean
 from data_prep.order import to_sequence
-from data_prep.shards import FORMAT, FORMAT_VERSION, MANIFEST, is_dataset_dir, sha256_file, write_shard
+from data_prep.schedule import LOCAL_SCHEDULERS, check_scheduler, run_tasks
+from data_prep.shards import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    is_dataset_dir,
+    sha256_file,
+    shard_bytes,
+)
 from data_prep.split import DEFAULT_FRACTIONS, HOLDOUT, SPLITS, assign_blocks, block_of
 from data_prep.tiles import cut, grid_frame, grid_specs
 
 log = logging.getLogger(__name__)
 
 STAGES: tuple[str, ...] = ("load", "clean", "tile", "order", "write")
+SHARD_HASH_CHARS = 12  # shard file names end in this many hex digits of their SHA-256
 Report = Callable[[str, str], None]
 
 
@@ -67,13 +79,13 @@ class PrepareConfig:
     fractions: tuple[float, float, float] = field(default=DEFAULT_FRACTIONS)
 
     def __post_init__(self) -> None:
-        if not self.tile_size > 0:
-            msg = f"tile size must be positive, got {self.tile_size:g} m"
+        if not (self.tile_size > 0 and math.isfinite(self.tile_size)):
+            msg = f"tile size must be positive and finite, got {self.tile_size:g} m"
             raise UsageError(msg)
-        if self.tolerance < 0 or self.bend_tolerance < 0:
-            msg = "tolerances must not be negative"
+        if not all(math.isfinite(t) and t >= 0 for t in (self.tolerance, self.bend_tolerance)):
+            msg = "tolerances must be finite and not negative"
             raise UsageError(msg)
-        if not 0.0 < self.min_coverage <= 1.0:
+        if not 0.0 < self.min_coverage <= 1.0:  # also refuses NaN
             msg = f"min coverage must be in (0, 1], got {self.min_coverage}"
             raise UsageError(msg)
         if self.min_nodes < 1 or self.block < 1:
@@ -211,11 +223,14 @@ def prepare_region(source: Source, out: Path, config: PrepareConfig, report: Rep
     try:
         path = source.path()
         raw = source.load()
+        check_coordinates(raw)
         say(source.name, "load")
         region = clean(raw, config.tolerance, config.bend_tolerance)
         say(source.name, "clean")
         tiles = []
-        for grid, spec in grid_specs(region, config.tile_size, config.min_coverage).items():
+        show = report is not None
+        specs = grid_specs(region, config.tile_size, config.min_coverage, progress=show)
+        for grid, spec in specs.items():
             layout = cut(region, spec)
             if layout.number_of_nodes() >= config.min_nodes and layout.number_of_edges() > 0:
                 tiles.append((grid, spec, layout))
@@ -225,8 +240,10 @@ def prepare_region(source: Source, out: Path, config: PrepareConfig, report: Rep
     except CitygenError as exc:
         msg = f"{label}: {exc}"
         raise type(exc)(msg) from exc
-    shard = out / "regions" / f"{source.name}.safetensors"
-    write_shard(shard, region, seqs, config.tile_size)
+    data = shard_bytes(region, seqs, config.tile_size)
+    digest = hashlib.sha256(data).hexdigest()
+    shard = f"regions/{source.name}-{digest[:SHARD_HASH_CHARS]}.safetensors"
+    atomic.write_bytes(out / shard, data)
     entry = {
         "name": source.name,
         "source": {"kind": source.kind, "value": source.value},
@@ -234,8 +251,8 @@ def prepare_region(source: Source, out: Path, config: PrepareConfig, report: Rep
         "osm_date": osm_date(path) if path else None,
         "crs": region.crs,
         "grid_origin": [float(v) for v in grid_frame(region, config.tile_size)[0]],
-        "shard": f"regions/{source.name}.safetensors",
-        "shard_sha256": sha256_file(shard),
+        "shard": shard,
+        "shard_sha256": digest,
         "config": config.as_dict(),
         "n_nodes": region.n_nodes,
         "n_edges": region.n_edges,
@@ -268,6 +285,28 @@ def _done_entry(source: Source, out: Path, config: PrepareConfig) -> dict | None
     except (OSError, ValueError, KeyError):
         return None
     return entry if same else None
+
+
+def check_coordinates(graph: nx.MultiDiGraph) -> None:
+    """Refuse nodes off the globe (longitude outside [-180, 180], latitude outside [-90, 90]).
+
+    Raises
+    ------
+    InputDataError
+        Naming the first such node.
+    """
+    lonlat = str(graph.graph.get("crs", "EPSG:4326")).upper() in ("EPSG:4326", "WGS84", "OGC:CRS84")
+    for node, d in graph.nodes(data=True):
+        x, y = d.get("x"), d.get("y")
+        if not (isinstance(x, int | float) and isinstance(y, int | float)):
+            msg = f"node {node} has no coordinates"
+            raise InputDataError(msg)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            msg = f"node {node} has non-finite coordinates ({x}, {y})"
+            raise InputDataError(msg)
+        if lonlat and not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
+            msg = f"node {node} lies off the globe (latitude {y:g}, longitude {x:g})"
+            raise InputDataError(msg)
 
 
 def _check_out_dir(out: Path) -> None:
@@ -371,33 +410,6 @@ def _size(source: Source) -> int:
     return path.stat().st_size if path is not None and path.is_file() else 0
 
 
-def _run(tasks: list, scheduler: str, bar) -> list[dict]:  # noqa: ANN001
-    import dask
-
-    if scheduler == "processes":
-        from dask.callbacks import Callback
-
-        # tasks report their stages only in-process; in worker processes the bar moves when a
-        # region is done (the callback runs in this process)
-        def posttask(key, result, _dsk, _state, _worker_id) -> None:  # noqa: ANN001
-            if bar is not None and isinstance(result, dict) and "tiles" in result:
-                bar.set_description(f"{result['name']}: done")
-                bar.update(len(STAGES))
-
-        with Callback(posttask=posttask):
-            return list(dask.compute(*tasks, scheduler=scheduler))
-    if scheduler in ("threads", "sync", "synchronous", "single-threaded"):
-        return list(dask.compute(*tasks, scheduler=scheduler))
-    from dask.distributed import Client, as_completed
-
-    with Client(scheduler) as client:
-        futures = client.compute(tasks)
-        for _ in as_completed(futures):
-            if bar is not None:
-                bar.update(len(STAGES))
-        return client.gather(futures)
-
-
 def prepare(
     sources: list[Source],
     out: str | Path,
@@ -405,8 +417,13 @@ def prepare(
     scheduler: str = "threads",
     progress: bool = True,
     holdout: Sequence[str] = (),
+    mode: str | None = None,
 ) -> Path:
     """Prepare sources into a data set directory (resumable; see the module docstring).
+
+    New shards are written under ``OUT/.staging`` and swapped in when every region is done
+    (:mod:`data_prep.staging`): a run that fails or is killed leaves an existing data set as
+    it was, and a rerun reuses the regions it finished.
 
     Parameters
     ----------
@@ -420,7 +437,10 @@ def prepare(
         Dask scheduler: ``threads`` (default), ``processes``, ``sync``, or the address of a
         ``dask.distributed`` scheduler (``tcp://host:8786``).
     progress
-        Show a progress bar (per file and per stage).
+        Show a progress bar (per file and per stage, and per tile column for big grids).
+    mode
+        What happens to regions of an existing data set that ``sources`` do not name:
+        ``None`` refuses to drop them, ``"add"`` keeps them, ``"replace"`` drops them.
     holdout
         Region names (see :func:`make_sources`) left out of training as whole cities: their
         tiles form the ``holdout`` split, on which ``citygen evaluate`` measures realism apart.
@@ -429,19 +449,29 @@ def prepare(
     -------
     Path
         The data set directory, with ``manifest.json`` complete.
+
+    Raises
+    ------
+    UsageError
+        If the scheduler is unknown, or regions would be dropped without ``mode``.
     """
     import dask
     from tqdm.auto import tqdm
 
     config = config or PrepareConfig()
-    holdout = check_holdout(holdout, [s.name for s in sources])
     out = Path(out)
     _check_out_dir(out)
-    (out / "regions").mkdir(parents=True, exist_ok=True)
-    done = {s.name: _done_entry(s, out, config) for s in sources}
+    check_scheduler(scheduler)
+    kept = staging.kept_entries(out, [s.name for s in sources], config.as_dict(), mode)
+    holdout = check_holdout(holdout, [e["name"] for e in kept] + [s.name for s in sources])
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / MANIFEST).exists():  # a new directory: mark it as ours, nothing to keep
+        mark = {"format": FORMAT, "format_version": FORMAT_VERSION, "status": "incomplete"}
+        atomic.write_json(out / MANIFEST, mark)
+    stage_dir = staging.open_staging(out)
+    done = {s.name: _done_entry(s, out, config) or _done_entry(s, stage_dir, config)
+            for s in sources}  # fmt: skip
     todo = [s for s in sources if done[s.name] is None]
-    if todo or not (out / MANIFEST).exists():  # shards will change: not a data set until done
-        atomic.write_json(out / MANIFEST, {"format": FORMAT, "format_version": FORMAT_VERSION, "status": "incomplete"})
     bar = tqdm(total=len(STAGES) * len(sources), unit="stage", disable=not progress, desc="prepare")
     bar.update(len(STAGES) * (len(sources) - len(todo)))
     lock = threading.Lock()
@@ -451,16 +481,21 @@ def prepare(
             bar.set_description(f"{name}: {stage}")
             bar.update(1)
 
-    in_process = scheduler in ("threads", "sync", "synchronous", "single-threaded")
+    in_process = scheduler in LOCAL_SCHEDULERS and scheduler != "processes"
+    say = report if in_process and progress else None
     todo = sorted(todo, key=_size, reverse=True)  # largest first: the long ones start at once
-    tasks = [dask.delayed(prepare_region)(s, out, config, report if in_process else None) for s in todo]
+    tasks = [dask.delayed(prepare_region)(s, stage_dir, config, say) for s in todo]
     try:
-        results = dict(zip((s.name for s in todo), _run(tasks, scheduler, bar if not in_process else None), strict=True))
+        computed = run_tasks(tasks, scheduler, None if in_process else bar, len(STAGES))
+        results = dict(zip((s.name for s in todo), computed, strict=True))
+    except BaseException:
+        staging.discard_if_empty(stage_dir)
+        raise
     finally:
         bar.close()
-    entries = [done[s.name] or results[s.name] for s in sources]
+    entries = kept + [done[s.name] or results[s.name] for s in sources]
     if not any(e["tiles"] for e in entries):
         msg = f"no tile of {config.tile_size:g} m with at least {config.min_nodes} nodes in the input"
         raise InputDataError(msg)
-    atomic.write_json(out / MANIFEST, build_manifest(entries, config, holdout))
+    staging.commit(out, stage_dir, entries, build_manifest(entries, config, holdout))
     return out

@@ -3,8 +3,10 @@
 Layout of a data set directory::
 
     manifest.json              what is here: sources, CRS, tile size, tiles, split, statistics
-    regions/<name>.safetensors one shard per region: its tiles' sequences and its region graph
-    regions/<name>.json        the region's entry, written after its shard (resume marker)
+    regions/<name>-<hash>.safetensors  one shard per region: its tiles and its region graph;
+                                       ``<hash>`` starts its SHA-256, so a new shard never
+                                       overwrites one that the current manifest names
+    regions/<name>.json                the region's entry, written after its shard (resume marker)
 
 Shards are safetensors files (deterministic bytes; readable with numpy alone). Tile arrays are
 concatenated with offset pointers: tile ``k`` has nodes ``node_ptr[k]:node_ptr[k+1]`` and edges
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +26,7 @@ import networkx as nx
 import numpy as np
 import shapely
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save
+from safetensors.numpy import load, save
 
 from citygen import atomic
 from citygen.errors import DatasetError
@@ -96,8 +99,8 @@ def _sorted_header(data: bytes) -> bytes:
     return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
-def write_shard(path: Path, region: RegionGraph, seqs: list[Sequence], tile_size: float) -> None:
-    """Write one region's shard atomically (byte-identical for identical input)."""
+def shard_bytes(region: RegionGraph, seqs: list[Sequence], tile_size: float) -> bytes:
+    """Return the bytes of one region's shard (byte-identical for identical input)."""
     arrays = {
         "region.xy": np.ascontiguousarray(region.xy, dtype=np.float64),
         "region.edges": np.ascontiguousarray(region.edges, dtype=np.int64),
@@ -106,18 +109,42 @@ def write_shard(path: Path, region: RegionGraph, seqs: list[Sequence], tile_size
         **{k: np.ascontiguousarray(v) for k, v in pack_tiles(seqs).items()},
     }
     meta = {"format": FORMAT, "crs": region.crs, "tile_size": repr(float(tile_size))}
-    atomic.write_bytes(path, _sorted_header(save(arrays, metadata=meta)))
+    return _sorted_header(save(arrays, metadata=meta))
 
 
-def read_shard(path: Path) -> tuple[RegionGraph, list[Sequence]]:
-    """Read a region shard: its region graph and its tiles' sequences."""
-    from safetensors import safe_open
+def write_shard(path: Path, region: RegionGraph, seqs: list[Sequence], tile_size: float) -> None:
+    """Write one region's shard atomically (byte-identical for identical input)."""
+    atomic.write_bytes(path, shard_bytes(region, seqs, tile_size))
 
+
+def read_shard(path: Path, sha256: str | None = None) -> tuple[RegionGraph, list[Sequence]]:
+    """Read a region shard: its region graph and its tiles' sequences.
+
+    Parameters
+    ----------
+    path
+        The shard file.
+    sha256
+        The hex SHA-256 the manifest records for it; checked when given (the file is read once).
+
+    Raises
+    ------
+    DatasetError
+        If the file is missing, unreadable, not a citygen shard, or its bytes do not match.
+    """
     try:
-        with safe_open(str(path), framework="numpy") as fh:
-            meta = fh.metadata() or {}
-        arrays = load_file(str(path))
-    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read shard {path}: {exc.strerror or exc}"
+        raise DatasetError(msg) from exc
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        msg = f"shard {path} is damaged (sha256 mismatch); run citygen prepare again"
+        raise DatasetError(msg)
+    try:
+        n = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+        arrays = load(data)
+    except (ValueError, RuntimeError, AttributeError, SafetensorError) as exc:
         msg = f"cannot read shard {path}: {exc}"
         raise DatasetError(msg) from exc
     if meta.get("format") != FORMAT:
@@ -164,6 +191,32 @@ class Tile:
         )
 
 
+#: Manifest keys a reader needs, with their JSON types.
+_REQUIRED = {"config": dict, "regions": list, "tiles": list, "counts": dict}
+
+
+def _check_manifest(manifest: dict, root: Path) -> None:
+    """Refuse a complete-looking manifest that lacks what a reader needs (hand-edited, foreign).
+
+    Raises
+    ------
+    DatasetError
+        Naming the first missing or malformed entry.
+    """
+    for key, kind in _REQUIRED.items():
+        if not isinstance(manifest.get(key), kind):
+            msg = f"the manifest of {root} has no valid {key!r}; run citygen prepare again"
+            raise DatasetError(msg)
+    size = manifest["config"].get("tile_size")
+    if not isinstance(size, int | float) or not math.isfinite(size) or size <= 0:
+        msg = f"the manifest of {root} has no valid tile size; run citygen prepare again"
+        raise DatasetError(msg)
+    for r in manifest["regions"]:
+        if not isinstance(r, dict) or not isinstance(r.get("shard"), str) or "name" not in r:
+            msg = f"the manifest of {root} has a malformed region entry; run citygen prepare again"
+            raise DatasetError(msg)
+
+
 class Dataset:
     """A prepared data set, read lazily from its directory.
 
@@ -184,7 +237,9 @@ class Dataset:
             msg = f"no such data set directory: {self.root}"
             raise DatasetError(msg)
         if not is_dataset_dir(self.root):
-            msg = f"{self.root} is not a citygen data set (no {MANIFEST}; run citygen prepare)"
+            found = (self.root / MANIFEST).exists()
+            what = f"its {MANIFEST} is not a citygen manifest" if found else f"no {MANIFEST}"
+            msg = f"{self.root} is not a citygen data set ({what}; run citygen prepare)"
             raise DatasetError(msg)
         self.manifest: dict = json.loads((self.root / MANIFEST).read_text())
         if self.manifest.get("status") != "complete":
@@ -193,6 +248,7 @@ class Dataset:
         if self.manifest.get("format_version") != FORMAT_VERSION:
             msg = f"data set {self.root} has format version {self.manifest.get('format_version')}"
             raise DatasetError(msg)
+        _check_manifest(self.manifest, self.root)
 
     @property
     def tile_size(self) -> float:
@@ -212,7 +268,8 @@ class Dataset:
     @cached_property
     def _shards(self) -> dict[str, tuple[RegionGraph, list[Sequence]]]:
         return {
-            r["name"]: read_shard(self.root / r["shard"]) for r in self.manifest["regions"]
+            r["name"]: read_shard(self.root / r["shard"], r.get("shard_sha256"))
+            for r in self.manifest["regions"]
         }
 
     def region(self, name: str) -> RegionGraph:

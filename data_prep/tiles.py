@@ -16,11 +16,15 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from citygen.errors import DatasetError
+from citygen.errors import DatasetError, InputDataError
 from citygen.layout import ROAD_CLASSES, add_street, new_layout
 from data_prep.clean import RegionGraph
 
 _EPS = 1e-9  # relative to the tile size
+#: The most tiles a region's grid may have (``citygen prepare`` refuses bigger grids).
+MAX_TILES = 1_000_000
+#: Grids with more tiles than this show a progress bar while tiling.
+PROGRESS_TILES = 20_000
 
 
 @dataclass(frozen=True)
@@ -151,14 +155,32 @@ def cut(region: RegionGraph, spec: TileSpec, **graph_attrs: object) -> nx.Graph:
 
 
 def grid_frame(region: RegionGraph, size: float) -> tuple[np.ndarray, np.ndarray]:
-    """South-west corner (metres) and tile counts per axis of a region's tile grid."""
+    """South-west corner (metres) and tile counts per axis of a region's tile grid.
+
+    Raises
+    ------
+    InputDataError
+        If the grid would have more than :data:`MAX_TILES` tiles (a tiny tile size, or a
+        stray node far away that stretches the region's extent).
+    """
     lo, hi = region.hull.min(axis=0), region.hull.max(axis=0)
-    counts = np.maximum(np.round((hi - lo) / size), 1).astype(int)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cells = np.maximum(np.round((hi - lo) / size), 1)
+        total = float(np.prod(cells))
+    if not total <= MAX_TILES:
+        w, h = (hi - lo) / 1000.0
+        msg = (
+            f"the tile grid would have {total:,.0f} tiles of {size:g} m over {w:,.1f} x {h:,.1f} "
+            f"km, more than the maximum of {MAX_TILES:,}; use a larger --tile-size, or remove "
+            "stray nodes far from the rest of the extract"
+        )
+        raise InputDataError(msg)
+    counts = cells.astype(int)
     return (lo + hi) / 2.0 - counts * size / 2.0, counts
 
 
 def grid_specs(
-    region: RegionGraph, size: float, min_coverage: float = 0.75
+    region: RegionGraph, size: float, min_coverage: float = 0.75, progress: bool = False
 ) -> dict[tuple[int, int], TileSpec]:
     """Grid tiles centred on the region's data extent, kept where they are mostly inside it.
 
@@ -173,26 +195,43 @@ def grid_specs(
         Tile side in metres.
     min_coverage
         Keep tiles whose area inside the data extent is at least this share.
+    progress
+        Show a progress bar over the grid's columns when it has more than
+        :data:`PROGRESS_TILES` tiles.
 
     Returns
     -------
     dict
         ``(column, row)`` grid index (from the south-west) to the tile's spec, in index order.
+
+    Raises
+    ------
+    InputDataError
+        If the grid would have more than :data:`MAX_TILES` tiles.
     """
     if size <= 0:
         msg = f"tile size must be positive, got {size}"
         raise DatasetError(msg)
     if len(region.hull) < 3:
         return {}
+    from tqdm.auto import tqdm
+
     hull = shapely.Polygon(region.hull)
+    shapely.prepare(hull)
     origin, counts = grid_frame(region, size)
     specs: dict[tuple[int, int], TileSpec] = {}
-    for ix in range(counts[0]):
-        for iy in range(counts[1]):
-            x0, y0 = origin[0] + ix * size, origin[1] + iy * size
-            box = shapely.box(x0, y0, x0 + size, y0 + size)
-            if shapely.intersection(hull, box).area >= min_coverage * size * size:
-                specs[(ix, iy)] = TileSpec((x0 + size / 2.0, y0 + size / 2.0), float(size))
+    y0 = origin[1] + np.arange(counts[1]) * size
+    big = int(counts[0]) * int(counts[1]) > PROGRESS_TILES
+    columns = tqdm(
+        range(counts[0]), desc="tiling", unit="column", leave=False, disable=not (progress and big)
+    )
+    for ix in columns:
+        x0 = origin[0] + ix * size
+        boxes = shapely.box(x0, y0, x0 + size, y0 + size)
+        keep = shapely.area(shapely.intersection(hull, boxes)) >= min_coverage * size * size
+        for iy in np.flatnonzero(keep):
+            centre = (x0 + size / 2.0, float(y0[iy]) + size / 2.0)
+            specs[(ix, int(iy))] = TileSpec(centre, float(size))
     return specs
 
 

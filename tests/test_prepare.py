@@ -35,6 +35,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+def shard_of(root: Path, region: str) -> str:
+    """The shard path the manifest of ``root`` names for ``region``."""
+    m = json.loads((root / "manifest.json").read_text())
+    return next(r["shard"] for r in m["regions"] if r["name"] == region)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of two OSM files: pyrosm's test PBF and the hand-made XML grid."""
@@ -84,7 +90,7 @@ def test_manifest_records_sources_settings_tiles_and_split(bundled_test_dir: Pat
     assert region["source"] == {"kind": "bundled", "value": "test"}
     assert region["sha256"] == sha256_file(TEST_PBF)
     assert region["crs"] == "EPSG:32635"
-    assert region["shard"] == "regions/test.safetensors"
+    assert region["shard"] == f"regions/test-{region['shard_sha256'][:12]}.safetensors"
     assert region["shard_sha256"] == sha256_file(bundled_test_dir / region["shard"])
     assert region["n_tiles"] == len(m["tiles"])
     assert region["n_nodes"] > 0
@@ -212,8 +218,8 @@ def test_preparing_twice_gives_byte_identical_files(
 ) -> None:
     # two more runs, as separate processes with different hash seeds and schedulers
     want = snapshot(reference)
-    assert {"manifest.json", "regions/grid.json", "regions/grid.safetensors", "regions/test.json",
-            "regions/test.safetensors"} == set(want)  # fmt: skip
+    assert {"manifest.json", "regions/grid.json", shard_of(reference, "grid"), "regions/test.json",
+            shard_of(reference, "test")} == set(want)  # fmt: skip
     for seed, scheduler in (("1", "threads"), ("2", "sync")):
         out = tmp_path / f"run{seed}"
         cmd = [sys.executable, "-m", "citygen", "prepare", "--osm", str(corpus), "--out", str(out),
@@ -232,12 +238,12 @@ def test_a_deleted_region_marker_is_redone_and_the_rest_kept(
 ) -> None:
     out = tmp_path / "data"
     shutil.copytree(reference, out)
-    kept = (out / "regions" / "test.safetensors").stat()
+    kept = (out / shard_of(out, "test")).stat()
     (out / "regions" / "grid.json").unlink()
     prepare(make_sources(osm=corpus), out, SMALL, progress=False)
     assert record_regions["calls"] == ["grid"]
     assert snapshot(out) == snapshot(reference)
-    again = (out / "regions" / "test.safetensors").stat()
+    again = (out / shard_of(out, "test")).stat()
     assert (again.st_ino, again.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)  # not rewritten
 
 
@@ -246,7 +252,7 @@ def test_a_damaged_shard_or_changed_input_is_redone(
 ) -> None:
     out = tmp_path / "data"
     shutil.copytree(reference, out)
-    shard = out / "regions" / "test.safetensors"
+    shard = out / shard_of(out, "test")
     shard.write_bytes(shard.read_bytes()[:1000])  # a half-written shard
     prepare(make_sources(osm=corpus), out, SMALL, progress=False)
     assert record_regions["calls"] == ["test"]
@@ -273,15 +279,15 @@ def test_an_interrupted_run_resumes(
     with pytest.raises(DatasetError, match="incomplete"):
         load_dataset(out)
     first, second = record_regions["calls"]
-    assert (out / "regions" / f"{first}.json").is_file()
-    assert not (out / "regions" / f"{second}.json").exists()
+    assert (out / ".staging" / "regions" / f"{first}.json").is_file()  # kept for the rerun
+    assert not (out / ".staging" / "regions" / f"{second}.json").exists()
     record_regions.update(calls=[], crash_on=None)
     prepare(make_sources(osm=corpus), out, SMALL, progress=False)
     assert record_regions["calls"] == [second]
     assert snapshot(out) == snapshot(reference)
 
 
-def test_a_rerun_with_new_settings_is_incomplete_until_it_finishes(
+def test_a_failed_rerun_with_new_settings_leaves_the_data_set_as_it_was(
     corpus: Path, reference: Path, tmp_path: Path, record_regions: dict
 ) -> None:
     out = tmp_path / "data"
@@ -290,15 +296,19 @@ def test_a_rerun_with_new_settings_is_incomplete_until_it_finishes(
     record_regions["crash_on"] = 2
     with pytest.raises(RuntimeError, match="simulated crash"):
         prepare(make_sources(osm=corpus), out, new, scheduler="sync", progress=False)
-    # one shard now holds 300 m tiles: the old manifest must not pass for a complete data set
-    with pytest.raises(DatasetError, match="incomplete"):
-        load_dataset(out)
+    # one region is done in 300 m tiles, in the staging folder; the data set is untouched
+    staged = snapshot(out)
+    assert {k: v for k, v in staged.items() if not k.startswith(".staging/")} == snapshot(reference)
+    assert load_dataset(out).tile_size == 250.0
     record_regions.update(calls=[], crash_on=None)
     prepare(make_sources(osm=corpus), out, new, progress=False)
-    assert len(record_regions["calls"]) == 1
+    assert len(record_regions["calls"]) == 1  # the staged region is reused
     ds = load_dataset(out)
     assert ds.tile_size == 300.0
     assert all(s.tile_size == 300.0 for s in ds.sequences())
+    names = set(snapshot(out))
+    assert names == {"manifest.json", "regions/grid.json", shard_of(out, "grid"),
+                     "regions/test.json", shard_of(out, "test")}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,8 +359,8 @@ def test_make_sources_usage_errors(kwargs: dict) -> None:
         ({"tile_size": 0.0}, "tile size must be positive"),
         ({"tile_size": -5.0}, "tile size must be positive"),
         ({"tile_size": float("nan")}, "tile size must be positive"),
-        ({"tolerance": -1.0}, "tolerances must not be negative"),
-        ({"bend_tolerance": -1.0}, "tolerances must not be negative"),
+        ({"tolerance": -1.0}, "tolerances must be finite and not negative"),
+        ({"bend_tolerance": -1.0}, "tolerances must be finite and not negative"),
         ({"min_coverage": 0.0}, "min coverage"),
         ({"min_coverage": 1.5}, "min coverage"),
         ({"min_nodes": 0}, "min-nodes"),

@@ -181,7 +181,7 @@ def test_other_settings_out_of_range(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     assert_error(
         cli("--bundled", "test", "--out", out, "--tolerance=-1", cwd=tmp_path),
-        "must not be negative",
+        "finite and not negative",
     )
     assert_error(
         cli("--bundled", "test", "--out", out, "--min-nodes", "0", cwd=tmp_path), "min-nodes"

@@ -9,6 +9,8 @@ newest complete one and is itself replaced atomically, so a run killed at any in
 
 from __future__ import annotations
 
+import logging
+import pickle
 import shutil
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from citygen.model.checkpoint import WEIGHTS, load_weights, save_weights
 from citygen.model.network import LayoutModel
 
 KEEP = 2
+
+log = logging.getLogger(__name__)
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -75,7 +79,50 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state.pop("optimizer"))
         torch.set_rng_state(state.pop("torch_rng"))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError) as exc:
-        msg = f"corrupt or incompatible checkpoint {path}: {exc}"
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError,
+            pickle.UnpicklingError) as exc:  # fmt: skip
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, pickle.UnpicklingError):
+            first = "state.pt is damaged (not a torch checkpoint)"
+        msg = f"corrupt or incompatible checkpoint {path}: {first}"
         raise CheckpointError(msg) from exc
     return state
+
+
+def _candidates(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, newest first (the one ``latest`` names leads)."""
+    found = sorted(d for d in checkpoint_dir(run_dir).glob("step-*") if d.is_dir())[::-1]
+    first = latest_checkpoint(run_dir)
+    return ([first] if first else []) + [d for d in found if d != first]
+
+
+def resume_checkpoint(
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[Path, dict]:
+    """Restore the newest usable checkpoint of a run, falling back to older kept ones.
+
+    An unusable checkpoint (say a damaged ``state.pt``) is skipped with a warning.
+
+    Returns
+    -------
+    tuple
+        The checkpoint restored and its state dict.
+
+    Raises
+    ------
+    CheckpointError
+        If the run has no checkpoint, or none of its checkpoints is usable.
+    """
+    candidates = _candidates(run_dir)
+    if not candidates:
+        msg = f"nothing to resume in {run_dir} (no checkpoint)"
+        raise CheckpointError(msg)
+    errors = []
+    for path in candidates:
+        try:
+            return path, load_checkpoint(path, model, optimizer)
+        except CheckpointError as exc:
+            errors.append(str(exc))
+            log.warning("%s; trying an older checkpoint", exc)
+    msg = f"no usable checkpoint in {run_dir}: {errors[0]}; start again with --overwrite"
+    raise CheckpointError(msg)

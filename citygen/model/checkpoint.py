@@ -112,6 +112,10 @@ def load_weights(model: LayoutModel, path: Path) -> None:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         msg = f"corrupt weights file {path}: {exc}"
         raise CheckpointError(msg) from exc
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        msg = f"weights in {path} are not finite (NaN or inf in {bad[0]}); the training diverged"
+        raise CheckpointError(msg)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -120,13 +124,51 @@ def load_weights(model: LayoutModel, path: Path) -> None:
         raise CheckpointError(msg) from exc
 
 
+#: ``status`` values of a run directory whose model is not the trained one.
+UNFINISHED = ("training", "failed")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a training checkpoint (``RUN/checkpoints/step-N``)."""
+    return (
+        path.parent.name == "checkpoints"
+        and (path / WEIGHTS).is_file()
+        and not (path / CONFIG).exists()
+    )
+
+
+def _check_finished(run: Path, cfg: dict) -> None:
+    """Refuse a run directory whose training did not finish (its weights are the initial ones).
+
+    Raises
+    ------
+    CheckpointError
+        Saying how to finish the run or load its last checkpoint.
+    """
+    status = cfg.get("status")
+    if status not in UNFINISHED:
+        return
+    steps = sorted(p.name for p in (run / "checkpoints").glob("step-*") if (p / WEIGHTS).is_file())
+    if status == "failed":
+        why = "its training failed"
+        how = "train it again (citygen train --overwrite)"
+    else:
+        why = "its training has not finished"
+        how = f"resume it with citygen train --resume --out {run} (and its other options)"
+    if steps:
+        how += f", or load its last checkpoint: --model {run / 'checkpoints' / steps[-1]}"
+    msg = f"{run} holds an unfinished training run ({why}); {how}"
+    raise CheckpointError(msg)
+
+
 def load_model(path: str | Path | None = None, device: str | torch.device = "cpu") -> LayoutModel:
     """Load a model directory (``None``: the default model shipped in the package).
 
     Parameters
     ----------
     path
-        A directory written by ``citygen train`` (or ``save_model``).
+        A directory written by ``citygen train`` (or ``save_model``), or one checkpoint of a
+        run, ``RUN_DIR/checkpoints/step-NNNNNNNN`` (the run's config with that step's weights).
     device
         Where to put the model.
 
@@ -138,11 +180,18 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     Raises
     ------
     CheckpointError
-        If the directory is not a citygen model or its files are corrupt or incompatible.
+        If the directory is not a citygen model, its files are corrupt or incompatible, its
+        weights are not finite, or it is a run whose training has not finished.
     """
     run = Path(path) if path is not None else DEFAULT_MODEL_DIR
-    cfg = read_config(run)
+    home = run
+    if _is_checkpoint(run):  # RUN/checkpoints/step-N: the run's config, that step's weights
+        home = run.parent.parent
+        cfg = read_config(home)
+    else:
+        cfg = read_config(run)
+        _check_finished(run, cfg)
     model = LayoutModel(ModelConfig.from_dict(cfg["model"]))
     load_weights(model, run / WEIGHTS)
-    model.style_bank = load_style_bank(run) if model.config.style_dim else None
+    model.style_bank = load_style_bank(home) if model.config.style_dim else None
     return model.to(device).eval()

@@ -17,10 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from citygen.errors import UsageError
 from citygen.layout import ROAD_CLASSES
 from citygen.model.encode import N_SECTORS, N_STATE, N_TYPES, Binning
 
 N_CLASSES = len(ROAD_CLASSES)
+BACKBONES = ("transformer", "gru")
+POSITIONS = ("relative", "absolute")
 
 
 @dataclass
@@ -64,6 +67,41 @@ class ModelConfig:
     tile_size: float = 1000.0
     binning: Binning = field(default_factory=Binning)
     style_dim: int = 0
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse settings no model can be built with (a hand-edited or foreign config.json).
+
+        Raises
+        ------
+        UsageError
+            Naming the setting.
+        """
+        sizes = {"d_model": self.d_model, "n_layers": self.n_layers, "n_heads": self.n_heads,
+                 "d_pair": self.d_pair, "window": self.window, "max_steps": self.max_steps,
+                 "n_fourier": self.n_fourier}  # fmt: skip
+        for name, value in sizes.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                msg = f"model setting {name} must be a positive integer, got {value!r}"
+                raise UsageError(msg)
+        if self.backbone not in BACKBONES:
+            msg = f"unknown backbone {self.backbone!r} (known: {', '.join(BACKBONES)})"
+            raise UsageError(msg)
+        if self.position not in POSITIONS:
+            msg = f"unknown position encoding {self.position!r} (known: {', '.join(POSITIONS)})"
+            raise UsageError(msg)
+        if self.backbone == "transformer" and self.d_model % self.n_heads:
+            msg = f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}"
+            raise UsageError(msg)
+        size = self.tile_size
+        if not isinstance(size, int | float) or not math.isfinite(size) or size <= 0:
+            msg = f"model tile_size must be a positive number of metres, got {size!r}"
+            raise UsageError(msg)
+        if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
+            msg = f"model dropout must be in [0, 1), got {self.dropout!r}"
+            raise UsageError(msg)
 
     def to_dict(self) -> dict:
         """JSON-ready config."""
@@ -141,6 +179,7 @@ class LayoutModel(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        config.check()  # tile_size may have been set after construction
         self.config = c = config
         b = c.binning
         d, dp = c.d_model, c.d_pair
