@@ -11,10 +11,11 @@ from typing import Any
 import networkx as nx
 
 from citygen.device import resolve_device
-from citygen.errors import CheckpointError
+from citygen.errors import CheckpointError, UsageError
 from citygen.model.checkpoint import DEFAULT_MODEL_DIR, load_model
 from citygen.model.network import LayoutModel
-from citygen.sampling.loop import SampleConfig, sample
+from citygen.sampling.loop import SampleConfig, sampling_threads
+from citygen.sampling.workers import sample_parallel
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def generate(
     particles: int = 16,
     realism: float | None = None,
     realism_data: str | Path | None = None,
+    workers: int = 1,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir``.
 
@@ -86,6 +88,8 @@ def generate(
         trained with; 0: objectives alone) and the real
         tiles it measures against (a prepared data set or a reference JSON; None: the
         shipped corpus reference); see :mod:`citygen.objectives.typicality`.
+    workers
+        Sampling processes (one torch thread each); the layouts are the same for any number.
     """
     from export.write import parse_formats, write_layouts
 
@@ -94,19 +98,24 @@ def generate(
     steering = _steering(
         model, objective, weights, method, candidates, particles, realism, realism_data
     )
+    if steering is not None and workers != 1:
+        msg = "--workers applies to plain sampling; a steered run uses one process"
+        raise UsageError(msg)
     if isinstance(model, LayoutModel):
         net, name = model.to(dev), "in-memory"
     else:
         net = load_model(model, dev)
         name = "default" if model is None else str(model)
     if steering is None:
-        layouts = sample(net, n, seed=seed, device=dev, batch_size=batch_size, config=sample_config)
+        kw = {"seed": seed, "workers": workers, "device": dev, "config": sample_config}
+        layouts = sample_parallel(net, n, batch_size=batch_size, **kw)
         steered, objective_meta = None, None
     else:
         from citygen.objectives.steer import metadata, steer
 
         kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": sample_config}
-        steered = steer(net, steering, n, **kw)
+        with sampling_threads():
+            steered = steer(net, steering, n, **kw)
         layouts, objective_meta = steered.layouts, metadata(steering, steered)
     meta = {"model": name, "seed": seed, "objective": objective_meta}
     Path(out_dir).mkdir(parents=True, exist_ok=True) if not Path(out_dir).is_file() else None

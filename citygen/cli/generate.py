@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="OUT_DIR")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
+    p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
     p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=number, default=1.0, help="sampling temperature")
     p.add_argument("--snap", type=number, default=25.0, help="join dead ends this close (m) to a street straight ahead; 0: off")
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         particles=args.particles,
         realism=args.realism,
         realism_data=args.realism_data,
+        workers=args.workers,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
     print(f"wrote {len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes) to {args.out}")
