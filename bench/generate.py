@@ -1,64 +1,131 @@
-"""Benchmark: generating 64 tiles of 1 km2 with the default model, whole process.
+"""Benchmark: whole-process ``citygen generate --format graphml``, this code against a base.
 
-Targets (issue 4): under 10 s on 2 CPU cores with the model loaded and files written, peak
-memory under 2 GB; on a GPU under 1 s, and the tiles/s curve for batch sizes 1, 8, 64, 512.
+Issue 14: at least 25 tiles (km2) per second on 2 CPU cores, and not more than 1.5x slower
+while another process keeps one core busy. Each configuration runs as a fresh process (model
+load, sampling, GraphML files); old and new runs alternate, since the machine is shared and
+its load drifts. Reported per run: wall seconds, tiles/s, CPU seconds (user + system of the
+process and its workers), tiles per CPU-second and the peak RSS of the largest process.
 
-    python bench/generate.py [--device cpu|cuda] [--curve]
+    python bench/generate.py [--n 256 1024] [--base /path/to/old/worktree] [--workers 2]
+        [--busy] [--device cpu|cuda]
+
+``--base`` is a checkout of the code to compare with (``git worktree add ../h3-base dfc0d79``);
+it runs with ``PYTHONPATH`` set to it. ``--busy`` repeats the runs beside a busy loop.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from _util import citygen_cmd, run_timed, save
+from _util import save
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def in_process_curve(device: str, sizes: list[int]) -> list[dict]:
-    """Tiles per second of sampling alone (model already loaded) for several batch sizes."""
-    import torch
+def load() -> str:
+    """The load averages now (``/proc/loadavg``: 1, 5 and 15 minutes)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
-    from citygen.model.checkpoint import load_model
-    from citygen.sampling.loop import sample
 
-    model = load_model(device=device)
-    sample(model, 2, seed=0, device=device)  # warm-up
-    rows = []
-    for bs in sizes:
-        n = max(bs, 8)
-        if device == "cuda":
-            torch.cuda.synchronize()
+def run(code: Path, n: int, workers: int | None, device: str) -> dict:
+    """One whole ``citygen generate`` process; its wall time, CPU time and peak memory."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "citygen", "generate", "--n", str(n), "--seed", "0",
+               "--format", "graphml", "--device", device, "--out", out]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
+        drop = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's own default, as a user runs it
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        env["PYTHONPATH"] = str(code)
         t0 = time.perf_counter()
-        layouts = sample(model, n, seed=1, device=device, batch_size=bs)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        nodes = sum(G.number_of_nodes() for G in layouts)
-        rows.append({"batch_size": bs, "tiles": n, "seconds": round(dt, 3), "tiles_per_s": round(n / dt, 2), "nodes": nodes})
-        print(f"  batch {bs:4d}: {n} tiles in {dt:.2f} s = {n / dt:.1f} tiles/s ({nodes} nodes)")
-    return rows
+        pipe = subprocess.PIPE
+        proc = subprocess.Popen(cmd, env=env, cwd=code, stdout=pipe, stderr=pipe)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        err = proc.stderr.read().decode()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
+        files = len(list(Path(out).glob("*.graphml")))
+    if files != n:
+        raise SystemExit(f"{code}: expected {n} GraphML files, found {files}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return {
+        "wall_s": round(wall, 2),
+        "tiles_per_s": round(n / wall, 2),
+        "cpu_s": round(cpu, 2),
+        "tiles_per_cpu_s": round(n / cpu, 2),
+        "peak_rss_gb": round(usage.ru_maxrss / 1024**2, 3),
+    }
+
+
+def busy_loop() -> subprocess.Popen:
+    """A process that keeps one core busy until it is stopped."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--base", help="checkout of the code to compare with (None: new code only)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes of the new code")
+    ap.add_argument("--busy", action="store_true", help="also run beside a busy loop")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--curve", action="store_true", help="also the tiles/s curve over batch sizes")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as out:
-        cmd = citygen_cmd("generate", "--n", "64", "--seed", "0", "--device", args.device,
-                          "--format", "geojson", "--out", out)
-        wall, peak_gb, stdout = run_timed(cmd)
-    print(f"citygen generate --n 64 (whole process, {args.device}): {wall:.2f} s, peak RSS {peak_gb:.2f} GB")
-    print("  " + stdout.strip())
-    record = {"device": args.device, "tiles": 64, "wall_s": round(wall, 2), "peak_rss_gb": round(peak_gb, 3),
-              "targets": {"cpu_wall_s": 10, "gpu_wall_s": 1, "peak_rss_gb": 2}, "python": sys.version.split()[0]}
-    if args.curve:
-        sizes = [1, 8, 64, 512] if args.device == "cuda" else [1, 8, 64]
-        record["curve"] = in_process_curve(args.device, sizes)
-    path = save(f"generate_{args.device}", record)
-    print(f"recorded in {path}")
+    configs = [("new", ROOT, args.workers), ("new_1_worker", ROOT, 1)]
+    if args.base:
+        configs.insert(1, ("old", Path(args.base).resolve(), None))
+    rows = []
+    for n in args.n:
+        for busy in (False, True) if args.busy else (False,):
+            loop = busy_loop() if busy else None
+            try:
+                for name, code, workers in configs:
+                    before = load()
+                    r = {"code": name, "n": n, "busy_core": busy, "workers": workers or 0,
+                         "load_before": before, **run(code, n, workers, args.device)}
+                    r["load_after"] = load()
+                    rows.append(r)
+                    print(
+                        f"n={n} busy={busy} {name:13s} {r['wall_s']:7.1f} s "
+                        f"{r['tiles_per_s']:6.2f} tiles/s {r['tiles_per_cpu_s']:6.2f} tiles/CPU-s "
+                        f"peak {r['peak_rss_gb']:.2f} GB (load {before} -> {r['load_after']})",
+                        flush=True,
+                    )
+            finally:
+                if loop is not None:
+                    loop.kill()
+                    loop.wait()
+    ratios = {}
+    for n in args.n:
+        def wall(name: str, busy: bool, n: int = n) -> float | None:
+            got = [
+                r["wall_s"]
+                for r in rows
+                if r["code"] == name and r["n"] == n and r["busy_core"] == busy
+            ]
+            return got[0] if got else None
+
+        for busy in (False, True):
+            new, old = wall("new", busy), wall("old", busy)
+            if new and old:
+                ratios[f"speedup_vs_old_n{n}{'_busy' if busy else ''}"] = round(old / new, 2)
+        for name in ("new", "new_1_worker", "old"):
+            idle, busy_wall = wall(name, False), wall(name, True)
+            if idle and busy_wall:
+                ratios[f"slowdown_busy_{name}_n{n}"] = round(busy_wall / idle, 2)
+    for k, v in ratios.items():
+        print(f"{k}: {v}")
+    record = {"device": args.device, "runs": rows, "ratios": ratios, "base": args.base,
+              "target_tiles_per_s": 25, "target_busy_slowdown": 1.5, "cpu_count": os.cpu_count(),
+              "python": sys.version.split()[0]}
+    print(f"recorded in {save(f'generate_{args.device}', record)}")
 
 
 if __name__ == "__main__":

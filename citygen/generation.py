@@ -15,10 +15,11 @@ import networkx as nx
 from citygen._version import __version__
 from citygen.api import check_int, check_sample_config, check_seed, load_model
 from citygen.device import resolve_device
-from citygen.errors import CheckpointError
+from citygen.errors import CheckpointError, UsageError
 from citygen.model.checkpoint import DEFAULT_MODEL_DIR
 from citygen.model.network import LayoutModel
-from citygen.sampling.loop import SampleConfig, sample
+from citygen.sampling.loop import SampleConfig, sampling_threads
+from citygen.sampling.workers import sample_parallel
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def generate(
     like: str | Path | None = None,
     density: float | None = None,
     grid: float | None = None,
+    workers: int = 1,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir`` as one run (:mod:`export.run`).
 
@@ -110,6 +112,8 @@ def generate(
         For a style model: draw each layout's style from the real tiles of a place (a data
         set, an OSM / street-lines file or folder, or a place name; :mod:`citygen.like`), and
         fix its junction density (per km2) and orientation order (0 to 1).
+    workers
+        Sampling processes (one torch thread each); the layouts are the same for any number.
 
     Raises
     ------
@@ -130,6 +134,7 @@ def generate(
         check_seed(seed),
         check_int(batch_size, "batch size", 1),
     )
+    workers = check_int(workers, "workers", 1)
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
     center = check_center(center) if center is not None else None
     config = check_sample_config(sample_config)
@@ -138,6 +143,9 @@ def generate(
     steering = _steering(
         model, objective, weights, method, candidates, particles, realism, realism_data
     )
+    if steering is not None and workers != 1:
+        msg = "--workers applies to plain sampling; a steered run uses one process"
+        raise UsageError(msg)
     if isinstance(model, LayoutModel):
         net, name, digest = model.to(dev), "in-memory", None
     else:
@@ -148,13 +156,14 @@ def generate(
     config, style_meta = _styled(net, config, like, density, grid)
     kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
     with sampling_bar(net, n * _tiles_per_layout(steering), progress):
-        layouts, steered, objective_meta = _draw(net, steering, n, kw)
+        layouts, steered, objective_meta = _draw(net, steering, n, kw, workers)
     meta = {
         "model": name,
         "model_sha256": digest,
         "seed": seed,
         "n": n,
         "batch_size": batch_size,
+        "workers": workers,
         "device": dev.type,
         # the --like bank is recorded by its source (meta["style"]), not row by row
         "sample_config": {k: v for k, v in dataclasses.asdict(config).items() if k != "style_bank"},
@@ -178,14 +187,18 @@ def generate(
 
 
 def _draw(
-    net: LayoutModel, steering: Any, n: int, kw: dict[str, Any]
+    net: LayoutModel, steering: Any, n: int, kw: dict[str, Any], workers: int = 1
 ) -> tuple[list[nx.Graph], Any, dict | None]:
-    """Sample plainly (``steering`` None) or steered; the layouts, result and objective facts."""
+    """Sample plainly (``steering`` None) or steered; the layouts, result and objective facts.
+
+    Plain sampling runs in ``workers`` processes (the same layouts for any number).
+    """
     if steering is None:
-        return sample(net, n, **kw), None, None
+        return sample_parallel(net, n, workers=workers, **kw), None, None
     from citygen.objectives.steer import metadata, steer
 
-    steered = steer(net, steering, n, **kw)
+    with sampling_threads():
+        steered = steer(net, steering, n, **kw)
     return steered.layouts, steered, metadata(steering, steered)
 
 

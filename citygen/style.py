@@ -166,8 +166,9 @@ def draw_styles(
     seed: int,
     density: float | None = None,
     grid: float | None = None,
+    first_index: int = 0,
 ) -> np.ndarray:
-    """Raw style rows ``(n, STYLE_DIM)`` for ``n`` layouts, drawn from a bank.
+    """Raw style rows ``(n, STYLE_DIM)`` for layouts ``first_index .. first_index + n - 1``.
 
     Layout ``i`` gets bank row ``choice(seed, i)`` (so a layout's style depends only on the
     seed and its index, not on ``n``). With explicit values, each layout takes the bank row
@@ -184,13 +185,15 @@ def draw_styles(
         Seed of the draw.
     density, grid
         Explicit junction density (per km2) and orientation order, or None.
+    first_index
+        Index of the first layout (a worker drawing part of a run).
     """
     bank = check_bank(bank, "style bank")
     check_overrides(density, grid)
     out = np.empty((n, STYLE_DIM))
     scale = bank.std(axis=0) + 1e-9
     for i in range(n):
-        rng = np.random.default_rng([int(seed) % 2**63, i, 0x57])
+        rng = np.random.default_rng([int(seed) % 2**63, first_index + i, 0x57])
         if density is None and grid is None:
             out[i] = bank[int(rng.integers(bank.shape[0]))]
             continue

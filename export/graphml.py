@@ -13,17 +13,21 @@
   ``reversed`` True, each with ``osmid`` (segment index), ``highway``, ``length`` (metres),
   ``oneway`` False, ``name`` "" and its ``geometry`` (a LineString in the edge's direction).
 
-The file is written with ``osmnx.save_graphml``; coordinates keep full double precision.
+The XML is written directly (:func:`graphml_text`), as ``osmnx.save_graphml`` writes it
+(every value a string): 1 ms per tile instead of 17 ms plus 1.1 s of importing osmnx, which the
+hot path of ``citygen generate`` no longer imports. Coordinates keep full double precision
+(``repr`` of the float, which reads back exactly).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
-import osmnx as ox
 import shapely
 
 from citygen import atomic
@@ -109,11 +113,71 @@ def from_osmnx(G: nx.MultiDiGraph) -> StreetNetwork:
     return StreetNetwork(tuple(streets), junctions, metadata)
 
 
+_GRAPH_KEYS = ("crs", "simplified", "created_with", "citygen")
+_NODE_KEYS = ("y", "x", "street_count", "border")
+_EDGE_KEYS = ("osmid", "highway", "oneway", "name", "reversed", "length", "geometry")
+
+
+def _wkt(coords: tuple[tuple[float, float], ...]) -> str:
+    return "LINESTRING (" + ", ".join(f"{x!r} {y!r}" for x, y in coords) + ")"
+
+
+def _data(key: str, value: object, indent: str) -> str:
+    return f'{indent}<data key="{key}">{escape(str(value))}</data>'
+
+
+def graphml_text(net: StreetNetwork) -> str:
+    """The GraphML document of :func:`to_osmnx`'s graph, as ``osmnx.save_graphml`` writes it.
+
+    Nodes in id order; edges grouped by source node in the order networkx keeps them (for
+    each segment ``u -> v`` then ``v -> u``), each with its multigraph key.
+    """
+    keys = {name: f"g{i}" for i, name in enumerate(_GRAPH_KEYS)}
+    keys |= {name: f"n{i}" for i, name in enumerate(_NODE_KEYS)}
+    keys |= {name: f"e{i}" for i, name in enumerate(_EDGE_KEYS)}
+    out = [
+        "<?xml version='1.0' encoding='utf-8'?>",
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+        'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">',
+    ]
+    for kind, names in (("graph", _GRAPH_KEYS), ("node", _NODE_KEYS), ("edge", _EDGE_KEYS)):
+        out += [
+            f'  <key id="{keys[n]}" for="{kind}" attr.name="{n}" attr.type="string" />'
+            for n in names
+        ]
+    out.append('  <graph edgedefault="directed">')
+    for j in net.junctions:
+        out.append(f"    <node id={quoteattr(str(j.id))}>")
+        values = (repr(j.lat), repr(j.lon), j.degree, j.border)
+        out += [_data(keys[n], v, "      ") for n, v in zip(_NODE_KEYS, values, strict=True)]
+        out.append("    </node>")
+    by_source: dict[int, list[tuple[int, Street, bool]]] = {j.id: [] for j in net.junctions}
+    for s in net.streets:
+        by_source.setdefault(s.u, []).append((s.v, s, False))
+        by_source.setdefault(s.v, []).append((s.u, s, True))
+    seen: Counter[tuple[int, int]] = Counter()
+    for u, outgoing in by_source.items():
+        for v, s, rev in outgoing:
+            key = seen[u, v]
+            seen[u, v] += 1
+            coords = s.coords[::-1] if rev else s.coords
+            values = (s.id, s.highway, False, "", rev, repr(float(s.length_m)), _wkt(coords))
+            out.append(f'    <edge source="{u}" target="{v}" id="{key}">')
+            pairs = zip(_EDGE_KEYS, values, strict=True)
+            out += [_data(keys[n], val, "      ") for n, val in pairs]
+            out.append("    </edge>")
+    meta = json.dumps(net.metadata, sort_keys=True, default=str)
+    graph = ("EPSG:4326", True, f"citygen {__version__}", meta)
+    out += [_data(keys[n], v, "    ") for n, v in zip(_GRAPH_KEYS, graph, strict=True)]
+    out += ["  </graph>", "</graphml>", ""]
+    return "\n".join(out)
+
+
 def write_graphml_network(net: StreetNetwork, path: str | Path) -> Path:
     """Write a placed street network as osmnx GraphML to ``path`` atomically."""
-    G = to_osmnx(net)
-    with atomic.atomic_path(path) as tmp:
-        ox.save_graphml(G, tmp)
+    atomic.write_text(path, graphml_text(net))
     return Path(path)
 
 

@@ -63,19 +63,19 @@ def test_rules_hold_for_a_model_that_wants_every_street(model, monkeypatch):
     """A degenerate model (a fine-tuned one was) that draws every allowed street and keeps
     giving children to the same parent: no node gets more than 8 streets (the corpus maximum,
     and what the sampler remembers per node), and the angle rule keeps streets apart."""
-    edge_logits, pointer_logits = model.edge_logits, model.pointer_logits
+    edge_scores, pointer_logits = model.edge_scores, model.pointer_logits
 
     def every_street(*args, **kw):
-        out = edge_logits(*args, **kw).clone()
+        out = edge_scores(*args, **kw).clone()
         out[..., 0] += 20.0
         return out
 
     def same_parent(h, kp, is_last, deg):
         return pointer_logits(h, kp, is_last, deg) + 20.0 * is_last.float()
 
-    monkeypatch.setattr(model, "edge_logits", every_street)
+    monkeypatch.setattr(model, "edge_scores", every_street)
     monkeypatch.setattr(model, "pointer_logits", same_parent)
-    layouts = sample(model, 4, seed=0, config=SampleConfig(max_nodes=120))
+    layouts = sample(model, 5, seed=0, config=SampleConfig(max_nodes=120))  # layout 4 reaches 8
     assert max(d for G in layouts for _, d in G.degree()) == K_NBR  # the cap is reached, not passed
     bad = {i: v for i, G in enumerate(layouts) if (v := violations(G))}
     assert not bad, f"{len(bad)} layouts break a rule, e.g. {next(iter(bad.values()))[:3]}"
@@ -130,8 +130,8 @@ def test_identity_reindex_in_callback_changes_nothing(model):
     from citygen.sampling.state import SampleState
 
     def layouts(callback):
-        gen = torch.Generator().manual_seed(4)
-        st = SampleState(model, 3, SampleConfig(), torch.device("cpu"), gen, [None] * 3)
+        seed = 4
+        st = SampleState(model, 3, SampleConfig(), torch.device("cpu"), seed, [None] * 3)
         run_steps(st, every=5, callback=callback)
         return [sorted(G.edges) for G in st.layouts(seed=4)]
 
@@ -149,12 +149,13 @@ def test_reindex_copies_rows(model):
     from citygen.sampling.loop import run_steps
     from citygen.sampling.state import SampleState
 
-    gen = torch.Generator().manual_seed(2)
-    st = SampleState(model, 2, SampleConfig(), torch.device("cpu"), gen, [None, None])
+    seed = 2
+    st = SampleState(model, 2, SampleConfig(), torch.device("cpu"), seed, [None, None])
 
     def clone_first(s, t):
         if t == 10:
             s.reindex(torch.tensor([0, 0]))
+            s.fork(t)  # copies draw from streams of their own from here on (as SMC does)
 
     run_steps(st, every=10, callback=clone_first)
     a, b = st.layouts(seed=2)
@@ -162,3 +163,4 @@ def test_reindex_copies_rows(model):
     pa = [(round(d["x"], 6), round(d["y"], 6)) for _, d in sorted(a.nodes(data=True))][:10]
     pb = [(round(d["x"], 6), round(d["y"], 6)) for _, d in sorted(b.nodes(data=True))][:10]
     assert pa == pb
+    assert sorted(a.edges) != sorted(b.edges)

@@ -40,8 +40,8 @@ def test_teacher_forced_sampler_matches_training_pass(seqs, backbone):
             step_nll(model, sequence_batch([seq], model))
         train_h = seen.pop()[0]  # (n + 1, d)
         seen.clear()
-        gen = torch.Generator().manual_seed(0)
-        state = SampleState(model, 1, SampleConfig(max_nodes=seq.n_nodes + 2), torch.device("cpu"), gen, [seq])
+        seed = 0
+        state = SampleState(model, 1, SampleConfig(max_nodes=seq.n_nodes + 2), torch.device("cpu"), seed, [seq])
         with torch.no_grad():
             run_steps(state)
         sample_h = torch.stack([h[0] for h in seen])

@@ -148,8 +148,8 @@ def test_resampling_copies_high_scoring_particles(model):
     """Controlled case: with a huge beta every particle becomes a copy of the best partial
     layout (its whole state, cache included)."""
     comb = parse_objective("travel_time", realism=0)
-    gen = torch.Generator().manual_seed(3)
-    state = SampleState(model, 4, CFG, torch.device("cpu"), gen, [None] * 4)
+    seed = 3
+    state = SampleState(model, 4, CFG, torch.device("cpu"), seed, [None] * 4)
     resampler = Resampler(comb, groups=1, particles=4, beta=1e6, rng=np.random.default_rng(0))
     seen: dict = {}
 

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
+    p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
     p.add_argument("--min-dist", type=finite, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=finite, default=1.0, help="sampling temperature")
     p.add_argument(
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         command="citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["generate"] else None,
+        workers=args.workers,
     )
     nodes = sum(G.number_of_nodes() for G in result.layouts)
     count = f"{len(result.files)} files for {len(result.layouts)} layouts ({nodes} nodes)"

@@ -113,6 +113,7 @@ class Resampler:
         ancestors = systematic_resample(w, self.rng)  # (G, P) within each group
         index = (ancestors + self.P * np.arange(self.G)[:, None]).reshape(-1)
         state.reindex(torch.as_tensor(index, dtype=torch.long))
+        state.fork(t)  # copies of a particle go on with streams of their own
         self.prev = phi[index]
 
 
@@ -173,8 +174,6 @@ def smc(
     cfg = config or SampleConfig()
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(dev).eval()
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
     rng = np.random.default_rng(seed)
     prefixes = repeat_prefix(prefix, n, particles)
     per_chunk = max(1, batch_size // particles)
@@ -185,9 +184,8 @@ def smc(
     ess: list[float] = []
     for g0 in range(0, n, per_chunk):
         g = min(per_chunk, n - g0)
-        state = SampleState(
-            model, g * particles, cfg, dev, gen, prefixes[g0 * particles : (g0 + g) * particles]
-        )
+        rows = slice(g0 * particles, (g0 + g) * particles)
+        state = SampleState(model, g * particles, cfg, dev, seed, prefixes[rows], g0 * particles)
         state.style = style_tensor(styles, g0 * particles, g * particles, dev)
         resampler = Resampler(objective, g, particles, beta, rng)
         run_steps(state, every=every if beta > 0 else 0, callback=resampler)

@@ -10,7 +10,14 @@ from torch import Tensor
 
 from citygen import geometry as geo
 from citygen.model.encode import BORDER, CHILD
-from citygen.sampling.rules import K_NBR, angle_diff, categorical
+from citygen.sampling.rules import (
+    K_NBR,
+    SITE_CLASS,
+    SITE_EDGE,
+    angle_diff,
+    categorical,
+    uniforms_at,
+)
 
 if TYPE_CHECKING:  # the state calls choose_edges: no import circle at run time
     from citygen.sampling.state import SampleState
@@ -71,14 +78,24 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     cand &= st.deg[:, jc] < K_NBR  # a node takes at most K_NBR streets
     is_par = valid[None] & is_c[:, None] & (jc[None] == parent[:, None])
     rel = st.pos[:, jc] - pos[:, None]
-    el = model.edge_logits(h, pos, st.kedge[:, jc], rel, is_par, st.deg[:, jc])
-    prob = torch.sigmoid(el[..., 0].float() / st.T)
-    u = torch.rand(prob.shape, generator=st.gen, device=st.dev)
+    # the street heads run on real (row, candidate) pairs only: early in a tile, and for a
+    # child (candidates after its parent), most of the window is not a candidate
+    bi, ki = torch.nonzero(cand | is_par, as_tuple=True)
+    jk = jc[ki]
+    q = model.edge_query(h, pos)[bi]
+    el_p = model.edge_scores(q, st.kedge[bi, jk], rel[bi, ki], is_par[bi, ki], st.deg[bi, jk])
+    logit = torch.zeros(st.B, st.M, device=st.dev).index_put_((bi, ki), el_p[:, 0].float())
+    prob = torch.sigmoid(logit / st.T)
+    u = st._u(None, t, (SITE_EDGE,), (st.M,))
     draw = (u < prob) & cand
     draw &= _drawn_ok(st, t, pos, jc, draw)
     priority = prob + 2.0 * is_par
     accepted = _at_most(_angle_conflicts(rel, draw | is_par, priority, st.min_angle), priority, K_NBR)
-    classes = categorical(el[..., 1:], torch.ones_like(el[..., 1:], dtype=torch.bool), st.gen, st.T)
+    C = el_p.shape[-1] - 1
+    element = ki[:, None] * C + torch.arange(C, device=st.dev)
+    u_cls = uniforms_at(st.keys[bi], t, (SITE_CLASS,), element)
+    cls_p = categorical(el_p[:, 1:], torch.ones_like(u_cls, dtype=torch.bool), u_cls, st.T)
+    classes = torch.zeros(st.B, st.M, dtype=torch.long, device=st.dev).index_put_((bi, ki), cls_p)
     forced = st._forced(t)
     if bool(forced.any()):
         ft = min(t, st.f_edge.shape[1] - 1)

@@ -23,14 +23,13 @@ with finished neighbour tiles) and samples the rest.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import torch
-from torch import Tensor
 
 from citygen.errors import UsageError
 from citygen.model.encode import BORDER, CHILD, END, ROOT
@@ -38,6 +37,9 @@ from citygen.model.network import LayoutModel
 from citygen.sampling.rules import categorical
 from citygen.sampling.state import SampleState
 from data_prep.order import Sequence
+
+#: Intra-op torch threads while sampling (one per worker process; see :func:`sampling_threads`).
+SAMPLING_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def sample(
     batch_size: int = 64,
     config: SampleConfig | None = None,
     style: np.ndarray | None = None,
+    first_index: int = 0,
 ) -> list[nx.Graph]:
     """Sample ``n`` street layouts from a model.
 
@@ -116,7 +119,9 @@ def sample(
     n
         Number of layouts.
     seed
-        Seed; the same seed, model, settings and device give identical layouts.
+        Seed; the same seed, model, settings and device give identical layouts. Each layout's
+        draws depend only on the seed and its index, so layout ``i`` is the same whatever
+        ``n``, ``batch_size`` or the number of worker processes.
     prefix
         One canonical sequence for every tile, or one per tile (None: unconditioned); its
         steps are teacher-forced and the rest is sampled.
@@ -129,6 +134,8 @@ def sample(
     style
         For a style model: raw style rows ``(n, STYLE_DIM)`` (:mod:`citygen.style`), one per
         layout; by default drawn from the model's style bank (its training tiles).
+    first_index
+        Index of the first layout (a worker sampling layouts ``first_index ..`` of a run).
 
     Returns
     -------
@@ -148,13 +155,48 @@ def sample(
     if len(prefixes) != n:
         msg = f"got {len(prefixes)} prefixes for {n} layouts"
         raise UsageError(msg)
-    styles = resolve_styles(model, n, seed, style, config)
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
+    styles = resolve_styles(model, n, seed, style, config, first_index)
+    with sampling_threads():
+        out = _sample_batches(model, seed, prefixes, dev, batch_size, config, first_index, styles)
+    if styles is not None:
+        for G, row in zip(out, styles, strict=True):
+            G.graph["style"] = style_dict(row)
+    return finish(out, config)
+
+
+@contextlib.contextmanager
+def sampling_threads(n: int = SAMPLING_THREADS) -> Iterator[None]:
+    """Run torch with ``n`` intra-op threads inside, restoring the caller's setting after.
+
+    Sampling runs many small operations: with more than one thread torch spin-waits between
+    them, which is 2.6 to 5 times slower on a machine where other work runs (issue 14). Use
+    processes for more cores (:func:`citygen.sampling.workers.sample_parallel`).
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _sample_batches(
+    model: LayoutModel,
+    seed: int,
+    prefixes: list,
+    dev: torch.device,
+    batch_size: int,
+    config: SampleConfig,
+    first_index: int,
+    styles: np.ndarray | None = None,
+) -> list[nx.Graph]:
+    """Raw layouts (before :func:`finish`) of every prefix slot, batch by batch."""
+    n = len(prefixes)
     out: list[nx.Graph] = []
     for start in range(0, n, batch_size):
         chunk = prefixes[start : start + batch_size]
-        state = SampleState(model, len(chunk), config, dev, gen, chunk)
+        base = first_index + start
+        state = SampleState(model, len(chunk), config, dev, seed, chunk, first_index=base)
         state.style = style_tensor(styles, start, len(chunk), dev)
         finished: dict[int, nx.Graph] = {}
 
@@ -163,18 +205,15 @@ def sample(
             done = st.done.cpu()
             if int(done.sum()) >= max(1, st.B // 4) and not bool(done.all()):
                 rows = torch.nonzero(done).squeeze(-1).tolist()
-                for G in st.layouts(seed=seed, first_index=start, rows=rows):
-                    finished[G.graph["index"] - start] = G
+                for G in st.layouts(seed=seed, first_index=base, rows=rows):
+                    finished[G.graph["index"] - base] = G
                 st.reindex(torch.nonzero(~done).squeeze(-1))
 
         run_steps(state, every=COMPACT_EVERY, callback=harvest)
-        for G in state.layouts(seed=seed, first_index=start):
-            finished[G.graph["index"] - start] = G
+        for G in state.layouts(seed=seed, first_index=base):
+            finished[G.graph["index"] - base] = G
         out += [finished[i] for i in range(len(chunk))]
-    if styles is not None:
-        for G, row in zip(out, styles, strict=True):
-            G.graph["style"] = style_dict(row)
-    return finish(out, config)
+    return out
 
 
 def resolve_styles(
@@ -183,6 +222,7 @@ def resolve_styles(
     seed: int,
     style: np.ndarray | None,
     config: SampleConfig | None = None,
+    first_index: int = 0,
 ) -> np.ndarray | None:
     """Raw style rows ``(n, STYLE_DIM)`` for a style model: given, or drawn from a bank.
 
@@ -209,7 +249,7 @@ def resolve_styles(
         if bank is None:
             msg = "this style model has no style bank (style_bank.json); give styles explicitly"
             raise UsageError(msg)
-        return draw_styles(bank, n, seed, cfg.density, cfg.grid)
+        return draw_styles(bank, n, seed, cfg.density, cfg.grid, first_index)
     arr = check_bank(style, "style")
     if arr.shape != (n, STYLE_DIM):
         msg = f"style must have one row per layout, shape ({n}, {STYLE_DIM}), got {arr.shape}"
@@ -259,6 +299,11 @@ def run_steps(state: SampleState, every: int = 0, callback: Callable[[SampleStat
         partial layouts (:meth:`SampleState.layouts`) and resample the batch
         (:meth:`SampleState.reindex`), as sequential Monte Carlo does.
     """
+    with sampling_threads():
+        _run_steps(state, every, callback)
+
+
+def _run_steps(state: SampleState, every: int, callback: Callable | None) -> None:
     model = state.model
     state.token = model.start_token(state.B, state.style)
     for t in range(state.N):

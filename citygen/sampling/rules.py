@@ -19,12 +19,78 @@ K_NBR = MAX_DEGREE
 MARGIN = 1e-4  # interior nodes keep this normalised distance from the tile border
 
 
-def categorical(
-    logits: Tensor, mask: Tensor, gen: torch.Generator, temperature: float = 1.0
-) -> Tensor:
-    """Gumbel-max draw over the last axis among allowed entries; -1 where none is allowed."""
-    u = torch.rand(logits.shape, generator=gen, device=logits.device, dtype=torch.float32)
-    g = logits.float() / temperature - torch.log(-torch.log(u.clamp(1e-12, 1 - 1e-7)))
+#: Draw sites of a step (a stream is told apart by step, site and tries).
+SITE_TYPE, SITE_GAP, SITE_ROOT, SITE_POINTER = 0, 1, 2, 3
+SITE_ANGLE, SITE_DIST, SITE_EDGE, SITE_CLASS = 4, 5, 6, 7
+_M32 = 0xFFFFFFFF
+_GOLDEN = 0x9E3779B9
+
+
+def _mix_int(x: int) -> int:
+    """A bijective 32-bit integer hash (lowbias32), on Python ints."""
+    x &= _M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
+
+
+def _mix(x: Tensor) -> Tensor:
+    """:func:`_mix_int` elementwise on int64 tensors holding 32-bit values.
+
+    Products may wrap around in int64; the low 32 bits that are kept are exact.
+    """
+    x = x & _M32
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
+
+
+def layout_keys(seed: int, index: Tensor) -> Tensor:
+    """The random stream key of each layout: a hash of the seed and the layout's index only.
+
+    Every draw of a layout comes from its own key (:func:`uniforms`), so a layout is the same
+    whatever the batch size, the number of layouts or of worker processes.
+    """
+    s = _mix_int((seed & _M32) ^ _mix_int(((seed >> 32) & _M32) + _GOLDEN))
+    return _mix(_mix((index.long() & _M32) ^ s) + _GOLDEN)
+
+
+def fork_keys(keys: Tensor, t: int) -> Tensor:
+    """New keys for rows that may be copies of one another (resampled particles) at step ``t``."""
+    row = torch.arange(len(keys), device=keys.device)
+    return _mix(_mix(keys ^ _mix_int(t + 0x5BD1E995)) + row * _GOLDEN)
+
+
+def uniforms(keys: Tensor, t: int, site: tuple[int, ...], shape: tuple[int, ...] = ()) -> Tensor:
+    """Counter-based uniforms in ``(0, 1)``: ``(R, *shape)`` float32 for rows of ``keys (R,)``.
+
+    A value depends only on the row's key, the step ``t``, the draw ``site`` (a tuple of
+    small ints: what is drawn and which try) and the element's place in ``shape``.
+    """
+    element = torch.arange(math.prod(shape), device=keys.device).expand(len(keys), -1)
+    return uniforms_at(keys, t, site, element).reshape(len(keys), *shape)
+
+
+def uniforms_at(keys: Tensor, t: int, site: tuple[int, ...], element: Tensor) -> Tensor:
+    """The values of :func:`uniforms` at flat element indices ``element (R, k)`` only."""
+    c = _mix_int(t * 0x27D4EB2F + 0x165667B1)
+    for v in site:
+        c = _mix_int(c ^ (v * _GOLDEN + 0x61C88647))
+    x = _mix(keys ^ c)[:, None]  # (R, 1)
+    y = _mix(x + element * _GOLDEN)
+    return ((y >> 8).float() + 0.5) * (1.0 / (1 << 24))
+
+
+def categorical(logits: Tensor, mask: Tensor, u: Tensor, temperature: float = 1.0) -> Tensor:
+    """Gumbel-max draw over the last axis among allowed entries; -1 where none is allowed.
+
+    ``u``: uniforms of the logits' shape (:func:`uniforms`).
+    """
+    g = logits.float() / temperature - torch.log(-torch.log(u))
     idx = g.masked_fill(~mask, -math.inf).argmax(-1)
     return torch.where(mask.any(-1), idx, torch.full_like(idx, -1))
 

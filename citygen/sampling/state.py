@@ -22,10 +22,19 @@ from citygen.sampling.edges import choose_edges
 from citygen.sampling.rules import (
     K_NBR,
     MARGIN,
+    SITE_ANGLE,
+    SITE_DIST,
+    SITE_GAP,
+    SITE_POINTER,
+    SITE_ROOT,
+    SITE_TYPE,
     angle_diff,
     categorical,
+    fork_keys,
+    layout_keys,
     perimeter_coord,
     perimeter_xy,
+    uniforms,
 )
 from data_prep.order import Sequence
 
@@ -34,9 +43,20 @@ __all__ = ["K_NBR", "MARGIN", "SampleState", "categorical"]
 class SampleState:
     """Tensors of ``B`` tiles under construction, and the decisions of one step."""
 
-    def __init__(self, model: LayoutModel, B: int, config, device: torch.device, gen: torch.Generator, prefixes: list) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        model: LayoutModel,
+        B: int,
+        config,  # noqa: ANN001
+        device: torch.device,
+        seed: int,
+        prefixes: list,
+        first_index: int = 0,
+    ) -> None:
+        """``B`` tiles, layouts ``first_index .. first_index + B - 1`` of a run with ``seed``;
+        each tile's draws depend only on the seed and its layout index (:func:`layout_keys`)."""
         c = model.config
-        self.model, self.cfg, self.gen, self.dev, self.B = model, config, gen, device, B
+        self.model, self.cfg, self.dev, self.B = model, config, device, B
         self.N = min(config.max_nodes, c.max_steps)
         self.M, self.T = c.window, config.temperature
         self.md, self.clr = config.min_dist / c.tile_size, config.clearance / c.tile_size
@@ -61,8 +81,17 @@ class SampleState:
         self.done = torch.zeros(B, dtype=torch.bool, **kw)
         self.row = torch.arange(B, **kw)  # each row's index in the original batch (rows compact)
         self.style: Tensor | None = None  # (B, style_dim) model inputs of a style model
+        self.keys = layout_keys(seed, first_index + self.row)  # each row's random stream
         self.cache = model.new_cache()
         self._init_prefix(prefixes)
+
+    def _u(self, rows: Tensor | None, t: int, site: tuple[int, ...], shape: tuple[int, ...]) -> Tensor:
+        """Uniforms ``(R, *shape)`` of the rows' own streams (all rows if ``rows`` is None)."""
+        return uniforms(self.keys if rows is None else self.keys[rows], t, site, shape)
+
+    def fork(self, t: int) -> None:
+        """Give every row a stream of its own again after :meth:`reindex` copied rows."""
+        self.keys = fork_keys(self.keys, t)
 
     def reindex(self, index: Tensor) -> None:
         """Replace the batch by rows ``index`` of it (resampling particles); ``index (B,)``."""
@@ -151,7 +180,8 @@ class SampleState:
         mask = torch.stack([self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones], -1)
         if t >= self.N - 1:
             mask[:, :3] = False
-        ty = categorical(self.model.head_type(h), mask, self.gen, self.T)
+        u = self._u(None, t, (SITE_TYPE,), (N_TYPES,))
+        ty = categorical(self.model.head_type(h), mask, u, self.T)
         ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
         return torch.where(self.done, torch.full_like(ty, END), ty)
 
@@ -175,10 +205,11 @@ class SampleState:
 
     def _place_border(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ok_bins, lo, hi, centre = (x[rows] for x in self.border_bins)
-        k = categorical(self.model.head_gap(h[rows]), ok_bins, self.gen, self.T)
+        u_bin = self._u(rows, t, (SITE_GAP,), (ok_bins.shape[-1],))
+        k = categorical(self.model.head_gap(h[rows]), ok_bins, u_bin, self.T)
         kc = k.clamp(min=0).unsqueeze(-1)
         lo_k, hi_k, c_k = (x.gather(-1, kc).squeeze(-1) for x in (lo, hi, centre))
-        u = torch.rand(rows.shape, generator=self.gen, device=self.dev)
+        u = self._u(rows, t, (SITE_GAP, 1), (1,))[:, 0]
         log_gap = torch.log(lo_k.clamp(min=1e-12)) + u * (torch.log(hi_k) - torch.log(lo_k.clamp(min=1e-12)))
         gap = torch.where(k == 0, u * hi_k, torch.exp(log_gap))
         s_exact = (self.s_prev[rows] + gap).clamp(max=4.0 - 1e-9)
@@ -196,15 +227,16 @@ class SampleState:
         if t > 0:
             mask &= torch.cdist(centres[None].expand(len(rows), -1, -1), self.pos[rows, :t]).min(-1).values >= self.md
         pt, ok = torch.zeros(len(rows), 2, device=self.dev), torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        for _ in range(self.cfg.max_tries):
+        for i in range(self.cfg.max_tries):
             todo = ~ok & mask.any(-1)
             if not bool(todo.any()):
                 break
-            cell = categorical(logits[todo], mask[todo], self.gen, self.T)
-            u = torch.rand(int(todo.sum()), 2, generator=self.gen, device=self.dev)
+            idx = torch.nonzero(todo).squeeze(-1)
+            u_cell = self._u(rows[idx], t, (SITE_ROOT, i), (G * G,))
+            cell = categorical(logits[todo], mask[todo], u_cell, self.T)
+            u = self._u(rows[idx], t, (SITE_ROOT, i, 1), (2,))
             cand = (torch.stack([cell // G, cell % G], -1).float() + u) / G
             good = self._point_ok(rows[todo], None, cand, t)
-            idx = torch.nonzero(todo).squeeze(-1)
             pt[idx[good]] = cand[good]
             ok[idx[good]] = True
             mask[idx[~good], cell[~good]] = False
@@ -229,19 +261,21 @@ class SampleState:
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        for _ in range(self.cfg.max_tries):
+        for i in range(self.cfg.max_tries):
             todo = torch.nonzero(~ok & ptr_mask.any(-1)).squeeze(-1)
             if todo.numel() == 0:
                 break
-            k = categorical(logits[todo], ptr_mask[todo], self.gen, self.T)
+            u = self._u(rows[todo], t, (SITE_POINTER, i), (self.M,))
+            k = categorical(logits[todo], ptr_mask[todo], u, self.T)
             p = t - 1 - k
-            got, good = self._child_at(rows[todo], p, h[rows[todo]], t)
+            got, good = self._child_at(rows[todo], p, h[rows[todo]], t, i)
             pt[todo], parent[todo], ok[todo] = got, p, good
             ptr_mask[todo[~good], k[~good]] = False
         return pt, parent, ok
 
-    def _child_at(self, rows: Tensor, p: Tensor, h: Tensor, t: int) -> tuple[Tensor, Tensor]:
-        """Position of a child of ``p`` (per row), and whether one was found."""
+    def _child_at(self, rows: Tensor, p: Tensor, h: Tensor, t: int, i: int) -> tuple[Tensor, Tensor]:
+        """Position of a child of ``p`` (per row; ``i``: the parent try), and whether one was
+        found."""
         model = self.model
         ref, pos_p = self.ref[rows, p], self.pos[rows, p]
         dirs, dvalid = self._nbr_dirs(rows, p)
@@ -250,55 +284,76 @@ class SampleState:
         sectors = (sectors * dvalid.unsqueeze(-1)).sum(-2).float()
         ctx = model.parent_context(h, self.h_nodes[rows, p], pos_p, ref, sectors)
         if model.config.position == "relative":
-            return self._polar_position(rows, p, ctx, ref, dirs, dvalid, t)
-        return self._absolute_position(rows, p, ctx, t)
+            return self._polar_position(rows, p, ctx, ref, dirs, dvalid, t, i)
+        return self._absolute_position(rows, p, ctx, t, i)
 
-    def _polar_position(self, rows, p, ctx, ref, dirs, dvalid, t):  # noqa: ANN001, ANN202
+    def _polar_position(self, rows, p, ctx, ref, dirs, dvalid, t, i):  # noqa: ANN001, ANN202
+        """A child's angle, then distance bin, then exact point; up to ``max_tries`` angles.
+
+        Trying angles one after another, each failed one masked, is sampling angles without
+        replacement; so the tries' angles are drawn at once as the top ``max_tries`` of one
+        Gumbel-perturbed draw, and their distance draws and rule checks run together, in two
+        rounds (most children need few tries). The first angle that works is kept, as before.
+        """
         bn = self.model.config.binning
-        A, D = bn.angle_bins, bn.dist_bins
+        A, D, K = bn.angle_bins, bn.dist_bins, min(self.cfg.max_tries, bn.angle_bins)
         centres = ref[:, None] + (torch.arange(A, device=self.dev)[None] + 0.5) * bn.dtheta
         conflict = (angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
-        amask = ~conflict.any(-1)
-        alogits = self.model.angle_logits(ctx)
+        u_a = self._u(rows, t, (SITE_ANGLE, i), (A,))
+        g = self.model.angle_logits(ctx).float() / self.T - torch.log(-torch.log(u_a))
+        order = g.masked_fill(conflict.any(-1), -math.inf).topk(K, -1)
+        tries, usable = order.indices, order.values > -math.inf  # (R, K): the angles in order
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
+        u_d = self._u(rows, t, (SITE_DIST, i), (K, D))
+        u_x = self._u(rows, t, (SITE_DIST, i, 1), (K, 2))
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        for _ in range(self.cfg.max_tries):
-            todo = torch.nonzero(~ok & amask.any(-1)).squeeze(-1)
-            if todo.numel() == 0:
-                break
-            a = categorical(alogits[todo], amask[todo], self.gen, self.T)
-            th = ref[todo] + (a + 0.5) * bn.dtheta
+        first = (K + 1) // 2
+        for lo, hi in ((0, first), (first, K)):
+            todo = torch.nonzero(~ok & usable[:, lo:hi].any(-1)).squeeze(-1)
+            if todo.numel() == 0 or hi <= lo:
+                continue
+            k = hi - lo
+            R = len(todo)
+            a = tries[todo, lo:hi].reshape(-1)  # (R * k,)
+            rr, pr = rows[todo].repeat_interleave(k), p[todo].repeat_interleave(k)
+            ref_r = ref[todo].repeat_interleave(k)
+            th = ref_r + (a + 0.5) * bn.dtheta
             direction = torch.stack([th.cos(), th.sin()], -1)
-            dmask = self._ray_ok(rows[todo], p[todo], direction, r_c, t)
-            kd = categorical(self.model.dist_logits(ctx[todo], a), dmask, self.gen, self.T)
-            u = torch.rand(len(todo), 2, generator=self.gen, device=self.dev)
-            th2 = ref[todo] + (a + u[:, 0]) * bn.dtheta
+            dmask = self._ray_ok(rr, pr, direction, r_c, t)
+            dlog = self.model.dist_logits(ctx[todo].repeat_interleave(k, 0), a)
+            kd = categorical(dlog, dmask, u_d[todo, lo:hi].reshape(R * k, D), self.T)
+            u = u_x[todo, lo:hi].reshape(R * k, 2)
+            th2 = ref_r + (a + u[:, 0]) * bn.dtheta
             r = torch.exp(bn.log_r_min + (kd.clamp(min=0) + u[:, 1]) * bn.dlogr)
-            origin = self.pos[rows[todo], p[todo]]
+            origin = self.pos[rr, pr]
             exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
             centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
-            both = self._point_ok(rows[todo].repeat(2), p[todo].repeat(2), torch.cat([exact, centre]), t)
-            good_e, good_c = both[: len(todo)] & (kd >= 0), both[len(todo) :] & (kd >= 0)
-            pt[todo] = torch.where(good_e[:, None], exact, centre)
-            ok[todo] = good_e | good_c
-            bad = todo[~(good_e | good_c)]
-            amask[bad, a[~(good_e | good_c)]] = False
+            both = self._point_ok(rr.repeat(2), pr.repeat(2), torch.cat([exact, centre]), t)
+            drawn = (kd >= 0) & usable[todo, lo:hi].reshape(-1)
+            good_e, good_c = both[: R * k] & drawn, both[R * k :] & drawn
+            good = (good_e | good_c).view(R, k)
+            pick = good.float().argmax(-1)  # the first try that works
+            at = torch.arange(R, device=self.dev) * k + pick
+            pt[todo] = torch.where(good_e[at, None], exact[at], centre[at])
+            ok[todo] = good.any(-1)
         return pt, ok
 
-    def _absolute_position(self, rows, p, ctx, t):  # noqa: ANN001, ANN202
+    def _absolute_position(self, rows, p, ctx, t, i):  # noqa: ANN001, ANN202
         bn = self.model.config.binning
         X = bn.xy_bins
         xmask = torch.ones(len(rows), X, dtype=torch.bool, device=self.dev)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        for _ in range(self.cfg.max_tries):
+        for j in range(self.cfg.max_tries):
             todo = torch.nonzero(~ok & xmask.any(-1)).squeeze(-1)
             if todo.numel() == 0:
                 break
-            xb = categorical(self.model.x_logits(ctx[todo]), xmask[todo], self.gen, self.T)
-            yb = categorical(self.model.y_logits(ctx[todo], xb.clamp(min=0)), torch.ones(len(todo), X, dtype=torch.bool, device=self.dev), self.gen, self.T)
-            u = torch.rand(len(todo), 2, generator=self.gen, device=self.dev)
+            r = rows[todo]
+            xb = categorical(self.model.x_logits(ctx[todo]), xmask[todo], self._u(r, t, (SITE_ANGLE, i, j), (X,)), self.T)
+            any_y = torch.ones(len(todo), X, dtype=torch.bool, device=self.dev)
+            yb = categorical(self.model.y_logits(ctx[todo], xb.clamp(min=0)), any_y, self._u(r, t, (SITE_DIST, i, j), (X,)), self.T)
+            u = self._u(r, t, (SITE_DIST, i, j, 1), (2,))
             cand = (torch.stack([xb, yb], -1).float() + u) / X
             good = self._point_ok(rows[todo], p[todo], cand, t)
             pt[todo[good]] = cand[good]
@@ -397,8 +452,10 @@ class SampleState:
         self.nbr[bi[deg_j < K_NBR], j[deg_j < K_NBR], deg_j[deg_j < K_NBR]] = t
         self.deg.index_put_((bi, j), torch.ones_like(j), accumulate=True)
         self.deg[:, t] = acc.sum(-1) * active
-        rel_e = self.pos[:, jc] - pos[:, None]
-        msg = (self.model.edge_messages(rel_e, cls) * acc.unsqueeze(-1)).sum(-2)
+        ai, ak = torch.nonzero(acc, as_tuple=True)  # messages of the accepted streets only
+        rel_e = self.pos[ai, jc[ak]] - pos[ai]
+        msg = torch.zeros(self.B, self.model.config.d_model, device=self.dev)
+        msg = msg.index_add(0, ai, self.model.edge_messages(rel_e, cls[ai, ak]))
         rel_p = torch.where((ty == CHILD)[:, None], pos - self.pos[ar, parent.clamp(min=0)], torch.zeros_like(pos))
         return self.model.node_tokens(pos, ty.clamp(0, N_TYPES - 2), rel_p, msg)
 
