@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "SampleConfig": "citygen.sample",
     "log_likelihood": "citygen.likelihood",
     "generate": "citygen.generate",
+    "generate_area": "citygen.area",
     "LayoutModel": "citygen.model",
     "ModelConfig": "citygen.model",
 }

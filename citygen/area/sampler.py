@@ -1,0 +1,97 @@
+"""Sample tiles whose fixed sides are closed: no new border node where a neighbour is finished.
+
+A tile's fixed border nodes are teacher-forced as a prefix (:mod:`citygen.area.frame`), but
+after the prefix the model would go on placing border nodes along the same fixed sides (in a
+first 2 x 2 km test, 10 such nodes against 4 fixed ones), each a street that would end at a
+finished tile. :func:`sample_closed` masks that choice: after the prefix, border-gap bins that
+end before the tile's *floor* (the perimeter coordinate where its free sides begin: 1 with the
+west side fixed, 2 with west and south) are forbidden, so the model's gap distribution is
+truncated there, as every other hard rule is a mask. The rest is :func:`citygen.sample`.
+
+This uses the sampler's batch state (``SampleState``) and step loop, not only ``sample``: the
+mask needs the state of the border phase. Both are imported from where they live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from typing import Any
+
+import networkx as nx
+import torch
+
+try:  # the sampler as a package (citygen.sampling) or as modules (citygen.sample*)
+    from citygen.sampling.loop import COMPACT_EVERY, SampleConfig, finish, run_steps
+    from citygen.sampling.state import SampleState
+except ImportError:  # pragma: no cover - depends on the tree's layout
+    from citygen.sample import COMPACT_EVERY, SampleConfig, finish, run_steps
+    from citygen.sample_state import SampleState
+
+
+class ClosedState(SampleState):
+    """A sampling batch whose new border nodes keep to perimeter coordinates ``>= floor``."""
+
+    floor: torch.Tensor
+
+    def _border_bins(self, t: int) -> tuple[torch.Tensor, ...]:
+        ok, lo, hi, centre = super()._border_bins(t)
+        free = (t >= self.f_len)[:, None]
+        ok = ok & ~(free & (self.s_prev[:, None] + hi <= self.floor[:, None]))
+        return ok, lo, hi, centre
+
+
+@torch.no_grad()
+def sample_closed(
+    model: Any,
+    prefixes: list,
+    floors: Seq[float],
+    seed: int = 0,
+    device: Any = None,
+    batch_size: int = 64,
+    config: SampleConfig | None = None,
+) -> list[nx.Graph]:
+    """Sample one tile per prefix, with new border nodes only past each tile's floor.
+
+    Parameters
+    ----------
+    model
+        The layout model.
+    prefixes
+        Per tile, a :class:`data_prep.order.Sequence` to teacher-force, or None.
+    floors
+        Per tile, the least perimeter coordinate in ``[0, 4)`` of a sampled border node.
+    seed, device, batch_size, config
+        As in :func:`citygen.sample`.
+
+    Returns
+    -------
+    list of networkx.Graph
+        Layouts in the tile frame (metres), prefix nodes first, as :func:`citygen.sample`.
+    """
+    config = config or SampleConfig()
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(dev).eval()
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    out: list[nx.Graph] = []
+    for start in range(0, len(prefixes), batch_size):
+        chunk = prefixes[start : start + batch_size]
+        state = ClosedState(model, len(chunk), config, dev, gen, chunk)
+        state.floor = torch.as_tensor(list(floors[start : start + len(chunk)]), device=dev)
+        finished: dict[int, nx.Graph] = {}
+
+        def harvest(
+            st: SampleState, t: int, start: int = start, finished: dict = finished
+        ) -> None:
+            done = st.done.cpu()
+            if int(done.sum()) >= max(1, st.B // 4) and not bool(done.all()):
+                rows = torch.nonzero(done).squeeze(-1).tolist()
+                for G in st.layouts(seed=seed, first_index=start, rows=rows):
+                    finished[G.graph["index"] - start] = G
+                st.reindex(torch.nonzero(~done).squeeze(-1))
+
+        run_steps(state, every=COMPACT_EVERY, callback=harvest)
+        for G in state.layouts(seed=seed, first_index=start):
+            finished[G.graph["index"] - start] = G
+        out += [finished[i] for i in range(len(chunk))]
+    return finish(out, config)
