@@ -80,9 +80,7 @@ def sample_closed(
         state.floor = torch.as_tensor(list(floors[start : start + len(chunk)]), device=dev)
         finished: dict[int, nx.Graph] = {}
 
-        def harvest(
-            st: SampleState, t: int, start: int = start, finished: dict = finished
-        ) -> None:
+        def harvest(st: SampleState, t: int, start: int = start, finished: dict = finished) -> None:
             done = st.done.cpu()
             if int(done.sum()) >= max(1, st.B // 4) and not bool(done.all()):
                 rows = torch.nonzero(done).squeeze(-1).tolist()

@@ -21,6 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--center", metavar="LAT,LON", help="where to place tiles (default Helsinki)")
     p.add_argument("--format", default="geojson,png", help="geojson,graphml,osm,png or all")
     p.add_argument("--out", required=True, metavar="OUT_DIR")
+    p.add_argument(
+        "--area",
+        metavar="WxH",
+        help="one connected network over an area (5000x5000 or 5kmx5km, at most 400 km2) "
+        "instead of --n separate tiles; one file per format",
+    )
+    p.add_argument(
+        "--connect", type=number, default=300.0,
+        help="--area: longest straight street (m) that joins separate pieces; 0: off",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
     p.add_argument("--min-dist", type=number, default=10.0, help="least node distance, m")
@@ -54,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
+    if args.area is not None:
+        from citygen.cli.area import run_area
+
+        return run_area(args)
     from citygen.generate import generate
     from citygen.sample import SampleConfig
     from export.geo import parse_center
