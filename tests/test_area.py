@@ -67,7 +67,9 @@ def test_connectors_join_pieces_and_keep_the_rules(area):
     assert giant_length_share(area) == pytest.approx(stats["giant_length_share"], abs=1e-4)
     connectors = [e for e in area.edges if area.edges[e].get("connector")]
     assert len(connectors) == stats["connectors"]
-    assert all(area.edges[e]["length"] <= 300.0 + 1e-6 for e in connectors)
+    assert all(area.edges[e]["length"] <= 500.0 + 1e-6 for e in connectors)
+    total = sum(area.edges[e]["length"] for e in connectors)
+    assert stats["connector_length_m"] == pytest.approx(total, abs=0.1)
 
 
 def _two_streets(gap: float) -> nx.Graph:

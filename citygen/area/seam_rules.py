@@ -6,6 +6,8 @@ sampled tile joins the area, :func:`assess` lists what would break at its seams:
 - ``loose``: a fixed border node (a street of a neighbour ending at the shared side) that the
   tile left without a street;
 - ``extra``: a border node the tile added on a fixed side (it would end at a finished tile);
+- ``along``: a street between two border nodes on the same side, lying on the tile's border
+  (it would lie on a seam, with nothing on one side of it);
 - ``near``: a new node closer than ``min_dist`` to a node of the area;
 - ``clear_node`` / ``clear_edge``: a new node within ``clearance`` of a street of the area, or a
   new street within ``clearance`` of a node of the area;
@@ -27,7 +29,7 @@ import numpy as np
 from citygen.area.frame import TileSlot
 from citygen.layout import MAX_DEGREE
 
-ISSUE_KINDS = ("loose", "extra", "near", "clear_node", "clear_edge", "angle", "degree")
+ISSUE_KINDS = ("loose", "extra", "along", "near", "clear_node", "clear_edge", "angle", "degree")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Issues:
 
     loose: list[int] = field(default_factory=list)
     extra: list[int] = field(default_factory=list)
+    along: list[tuple[int, int]] = field(default_factory=list)
     near: list[int] = field(default_factory=list)
     clear_node: list[int] = field(default_factory=list)
     clear_edge: list[tuple[int, int]] = field(default_factory=list)
@@ -122,6 +125,11 @@ def assess(
     new_xy = np.array([area_xy[n] for n in new]).reshape(-1, 2)
     on_fixed = slot.on_fixed_side(new_xy) if len(new) else np.zeros(0, dtype=bool)
     out.extra = [n for n, f in zip(new, on_fixed, strict=True) if f and G.nodes[n]["border"]]
+    border = [n for n in G.nodes if G.nodes[n]["border"]]
+    side = dict(zip(border, slot.side_of(np.array([area_xy[n] for n in border])), strict=True))
+    out.along = [
+        (u, v) for u, v in G.edges if side.get(u) is not None and side.get(u) == side.get(v)
+    ]
     if len(new) and len(ctx.xy):
         d = np.linalg.norm(new_xy[:, None] - ctx.xy[None], axis=-1).min(-1)
         out.near = [n for n, dd in zip(new, d, strict=True) if dd < cfg.min_dist]
@@ -175,7 +183,7 @@ def repair(G: nx.Graph, issues: Issues, k: int) -> list[int]:
         Fixed border nodes (``< k``) left without a street: their crossing must be dropped.
     """
     G.remove_nodes_from(issues.extra + issues.near + issues.clear_node)
-    G.remove_edges_from(issues.clear_edge + issues.angle + issues.degree)
+    G.remove_edges_from(issues.along + issues.clear_edge + issues.angle + issues.degree)
     G.remove_nodes_from([n for n in list(G.nodes) if n >= k and G.degree(n) == 0])
     return [i for i in range(k) if G.degree(i) == 0]
 

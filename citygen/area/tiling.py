@@ -59,6 +59,8 @@ class AreaStats:
     issues: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ISSUE_KINDS, 0))
     clean_tiles: int = 0
     connectors: int = 0
+    connector_m: float = 0.0
+    length_m: float = 0.0
     giant_before: float = 0.0
     giant_after: float = 0.0
     seconds: float = 0.0
@@ -73,6 +75,8 @@ class AreaStats:
             "issues_before_repair": dict(self.issues),
             "tiles_without_issues": self.clean_tiles,
             "connectors": self.connectors,
+            "connector_length_m": round(self.connector_m, 1),
+            "street_length_m": round(self.length_m, 1),
             "giant_length_share_before_connect": round(self.giant_before, 4),
             "giant_length_share": round(self.giant_after, 4),
             "seconds": round(self.seconds, 3),
@@ -226,7 +230,7 @@ def generate_area(
     config: Any = None,
     device: Any = None,
     batch_size: int = 64,
-    connect: float = 300.0,
+    connect: float = 500.0,
 ) -> nx.Graph:
     """Generate one connected street network over a ``width_m x height_m`` area.
 
@@ -315,6 +319,9 @@ def generate_area(
         area.stats.connectors = connect_pieces(
             A, connect, cfg.min_dist, cfg.clearance, cfg.min_angle
         )
+    lengths = [(d["length"], bool(d.get("connector"))) for *_, d in A.edges(data=True)]
+    area.stats.connector_m = sum(v for v, c in lengths if c)
+    area.stats.length_m = sum(v for v, _ in lengths)
     area.stats.giant_after = giant_length_share(A)
     area.stats.seconds = time.perf_counter() - t0
     A.graph.update(
