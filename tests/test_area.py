@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from citygen.area import check_area, generate_area
-from citygen.area.connect import connect_pieces
+from citygen.area.connect import connect_pieces, open_through_access_roads
 from citygen.area.frame import TileSlot, prefix_order
 from citygen.area.seams import inner_lines
 from citygen.area.tiling import giant_length_share, wavefronts
@@ -159,3 +159,19 @@ def test_seam_checker_fails_on_streets_crossing_at_a_seam(area):
 def test_bad_area_sizes_are_refused(model, size):
     with pytest.raises(UsageError):
         generate_area(model, *size)
+
+
+def test_service_streets_that_link_parts_become_residential_spurs_stay():
+    G = nx.Graph()
+    for n, x in enumerate([0, 100, 200, 300, 400]):
+        G.add_node(n, x=float(x), y=0.0)
+    G.add_node(5, x=200.0, y=100.0)
+    add_street(G, 0, 1, "residential")
+    add_street(G, 1, 2, "service")  # 1-2-3: the only link between 0-1 and 3-4
+    add_street(G, 2, 3, "service")
+    add_street(G, 3, 4, "primary")
+    add_street(G, 4, 5, "service")  # a driveway off 4: stays
+    assert open_through_access_roads(G) == 2
+    assert G.edges[1, 2]["highway"] == G.edges[2, 3]["highway"] == "residential"
+    assert G.edges[2, 3]["reclassed"]
+    assert G.edges[4, 5]["highway"] == "service"

@@ -5,9 +5,10 @@ Tiles of the shipped model are poorly connected on their own (16 unconditioned t
 is many pieces: 38% of the street length in the largest piece of a 3 x 3 km area, seed 0.
 :func:`connect_pieces` joins every piece to another one by the shortest straight street that
 keeps all the hard rules (no crossing, ``min_dist``, ``clearance``, ``min_angle`` at both ends,
-at most :data:`~citygen.layout.MAX_DEGREE` streets), up to ``max_len`` metres long, from a dead
-end or bend where possible. Connectors are flagged ``connector=True`` and have the class of the
-street they leave. Pieces that no such street can join stay as they are.
+at most :data:`~citygen.layout.MAX_DEGREE` streets), up to ``max_len`` metres long, node to
+node, shortest first. Connectors are flagged ``connector=True`` and have the class of the street
+they leave (``residential`` if that is an access road). Pieces that no such street can join stay
+as they are.
 """
 
 from __future__ import annotations
@@ -117,9 +118,49 @@ def connect_pieces(
         if not _segment_ok(ix, u, v, p, q, clearance):
             continue
         highway = next(iter(A.edges(u, data="highway")), (None, None, "residential"))[2]
-        add_street(A, u, v, highway or "residential")
+        if highway in ACCESS_CLASSES or not highway:
+            highway = "residential"  # a connector is a through road
+        add_street(A, u, v, highway)
         A.edges[u, v]["connector"] = True
         ix.added.append((u, v, p, q))
         uf[root(comp[u])] = root(comp[v])
         added += 1
     return added
+
+
+#: Road classes that SUMO's default OSM type map closes to passenger cars (access roads).
+ACCESS_CLASSES = ("service",)
+
+
+def open_through_access_roads(A: nx.Graph, to_class: str = "residential") -> int:
+    """Reclass access-road pieces that are the only link between parts of the network.
+
+    A connected piece of ``service`` streets that touches two or more parts of the network
+    that are connected without it is a through road, not a driveway: SUMO (netconvert's default
+    type map) closes ``service`` to passenger cars, which cut the passenger network of a 5 x 5
+    km area (seed 0) into 15 pieces and left 42.5% of random trips routable; reclassed, 99.7%.
+    Such pieces become ``to_class`` (edge attribute ``reclassed=True``); in place.
+
+    Returns
+    -------
+    int
+        Streets reclassed.
+    """
+    service = [(u, v) for u, v, c in A.edges(data="highway") if c in ACCESS_CLASSES]
+    if not service:
+        return 0
+    rest = nx.Graph()
+    rest.add_nodes_from(A.nodes)
+    rest.add_edges_from((u, v) for u, v, c in A.edges(data="highway") if c not in ACCESS_CLASSES)
+    part = {n: i for i, c in enumerate(nx.connected_components(rest)) for n in c}
+    pieces = nx.Graph(service)
+    changed = 0
+    for nodes in nx.connected_components(pieces):
+        touched = {part[n] for n in nodes if rest.degree(n) > 0}
+        if len(touched) < 2:
+            continue
+        for u, v in pieces.subgraph(nodes).edges:
+            A.edges[u, v]["highway"] = to_class
+            A.edges[u, v]["reclassed"] = True
+            changed += 1
+    return changed

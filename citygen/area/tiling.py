@@ -60,6 +60,7 @@ class AreaStats:
     clean_tiles: int = 0
     connectors: int = 0
     connector_m: float = 0.0
+    reclassed: int = 0
     length_m: float = 0.0
     giant_before: float = 0.0
     giant_after: float = 0.0
@@ -76,6 +77,7 @@ class AreaStats:
             "tiles_without_issues": self.clean_tiles,
             "connectors": self.connectors,
             "connector_length_m": round(self.connector_m, 1),
+            "access_roads_reclassed": self.reclassed,
             "street_length_m": round(self.length_m, 1),
             "giant_length_share_before_connect": round(self.giant_before, 4),
             "giant_length_share": round(self.giant_after, 4),
@@ -253,7 +255,10 @@ def generate_area(
         As in :func:`citygen.sample`.
     connect
         Longest straight connector street (m) that joins separate pieces of the network
-        (:mod:`citygen.area.connect`); 0 leaves the pieces as sampled.
+        (:mod:`citygen.area.connect`); 0 leaves the pieces as sampled. Either way, pieces of
+        ``service`` streets that are the only link between parts of the network become
+        ``residential`` (SUMO closes ``service`` to cars; see
+        :func:`~citygen.area.connect.open_through_access_roads`).
 
     Returns
     -------
@@ -264,7 +269,7 @@ def generate_area(
         ``height_m``, ``area_tile_m``, ``tile_size`` (side of the square holding the area, for
         the exporters), ``seed`` and ``stats`` (:class:`AreaStats`).
     """
-    from citygen.area.connect import connect_pieces
+    from citygen.area.connect import connect_pieces, open_through_access_roads
     from citygen.area.crop import crop
     from citygen.area.sampler import SampleConfig, sample_closed
 
@@ -319,6 +324,7 @@ def generate_area(
         area.stats.connectors = connect_pieces(
             A, connect, cfg.min_dist, cfg.clearance, cfg.min_angle
         )
+    area.stats.reclassed = open_through_access_roads(A)
     lengths = [(d["length"], bool(d.get("connector"))) for *_, d in A.edges(data=True)]
     area.stats.connector_m = sum(v for v, c in lengths if c)
     area.stats.length_m = sum(v for v, _ in lengths)
