@@ -18,6 +18,7 @@ import math
 import networkx as nx
 import numpy as np
 import shapely
+import shapely.prepared
 from scipy.spatial import cKDTree
 
 from citygen.layout import MAX_DEGREE, add_street
@@ -74,6 +75,8 @@ def connect_pieces(
     min_dist: float = 10.0,
     clearance: float = 2.0,
     min_angle: float = 10.0,
+    within: shapely.Geometry | None = None,
+    eligible: set | None = None,
 ) -> int:
     """Add connector streets in place until no further piece can be joined; count them.
 
@@ -87,6 +90,10 @@ def connect_pieces(
         Least connector length, metres (nodes are at least this far apart anyway).
     clearance, min_angle
         Least street-node distance (m) and least angle between streets (degrees).
+    within
+        If given, connectors lie inside this polygon (site infill).
+    eligible
+        If given, only these nodes may end a connector.
     """
     added = 0
     ix = _Index(A)
@@ -95,7 +102,9 @@ def connect_pieces(
         (float(np.linalg.norm(ix.xy[i] - ix.xy[j])), i, j)
         for i, j in ix.node_tree.query_pairs(max_len)
         if comp[ix.nodes[i]] != comp[ix.nodes[j]]
+        and (eligible is None or (ix.nodes[i] in eligible and ix.nodes[j] in eligible))
     )
+    region = shapely.prepared.prep(within.buffer(1e-6)) if within is not None else None
     uf = {c: c for c in set(comp.values())}
 
     def root(c: int) -> int:
@@ -114,6 +123,8 @@ def connect_pieces(
             continue
         p, q = ix.xy[i], ix.xy[j]
         if not (_angle_ok(A, u, q, min_angle) and _angle_ok(A, v, p, min_angle)):
+            continue
+        if region is not None and not region.covers(shapely.linestrings([p, q])):
             continue
         if not _segment_ok(ix, u, v, p, q, clearance):
             continue
