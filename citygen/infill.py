@@ -189,9 +189,22 @@ def _clip(G: nx.Graph, region: shapely.Geometry) -> nx.Graph:
 
 def _drop_conflicts(M: nx.Graph, gen: set, cfg: Any) -> None:
     """Remove generated nodes and streets that break a rule against real ones (in place)."""
-    real = [n for n in M if n not in gen]
+    xy = np.array([(M.nodes[n]["x"], M.nodes[n]["y"]) for n in gen]).reshape(-1, 2)
+    if not len(xy):
+        return
+    lo, hi = xy.min(0) - cfg.min_dist - 1.0, xy.max(0) + cfg.min_dist + 1.0
+
+    def near_box(n: int) -> bool:
+        return bool(lo[0] <= M.nodes[n]["x"] <= hi[0] and lo[1] <= M.nodes[n]["y"] <= hi[1])
+
+    real = [n for n in M if n not in gen and near_box(n)]
     rxy = np.array([(M.nodes[n]["x"], M.nodes[n]["y"]) for n in real]).reshape(-1, 2)
-    redges = [(u, v) for u, v in M.edges if u not in gen and v not in gen]
+
+    def crosses_box(u: int, v: int) -> bool:
+        xs, ys = (M.nodes[u]["x"], M.nodes[v]["x"]), (M.nodes[u]["y"], M.nodes[v]["y"])
+        return min(xs) <= hi[0] and max(xs) >= lo[0] and min(ys) <= hi[1] and max(ys) >= lo[1]
+
+    redges = [(u, v) for u, v in M.edges if u not in gen and v not in gen and crosses_box(u, v)]
     rlines = (
         shapely.linestrings(
             [
@@ -302,7 +315,13 @@ def infill_candidate(
     M.remove_nodes_from([n for n in gen if n in M and M.degree(n) == 0])
     gen = {n for n in gen if n in M}
     unjoined = join_fixed(M, fixed, gen, site, cfg)
-    new_nodes = gen | set(fixed)
+    inside = shapely.prepared.prep(site)
+    real_inside = {  # real streets kept inside the site (keep_existing) may end connectors
+        n
+        for n in M
+        if n not in gen and inside.contains(shapely.Point(M.nodes[n]["x"], M.nodes[n]["y"]))
+    }
+    new_nodes = gen | set(fixed) | real_inside
     connect_pieces(
         M, JOIN_M, cfg.min_dist, cfg.clearance, cfg.min_angle, within=site, eligible=new_nodes
     )

@@ -99,6 +99,21 @@ def test_new_streets_stay_inside_and_cross_no_real_street(region, candidates):
                 assert {u, v} & {a, b}, "a new street crosses a real one"
 
 
+def test_keep_existing_keeps_inner_streets_and_joins_new_ones_to_them(region, context):
+    site = l_shape(region)
+    (c,) = infill(load_model(), context, site, n=1, seed=0, keep_existing=True)
+    real = _lines(c.graph, False)
+    assert len(real) == context.number_of_edges()
+    new = _lines(c.graph, True)
+    assert new
+    tree = shapely.STRtree([line for *_, line in real])
+    for u, v, line in new:
+        assert site.buffer(1e-6).covers(line)
+        for k in tree.query(line, predicate="intersects"):
+            assert {u, v} & set(real[int(k)][:2])
+    assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)
+
+
 def test_no_more_components_than_the_context(context, candidates):
     for c in candidates:
         assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)

@@ -98,11 +98,18 @@ def connect_pieces(
     added = 0
     ix = _Index(A)
     comp = {n: i for i, c in enumerate(nx.connected_components(A)) for n in c}
+    pos = {n: i for i, n in enumerate(ix.nodes)}
+    ends = (
+        np.arange(len(ix.nodes))
+        if eligible is None
+        else np.array(sorted(pos[n] for n in eligible if n in pos), dtype=int)
+    )
+    local = cKDTree(ix.xy[ends]) if len(ends) else None
+    found = local.query_pairs(max_len) if local is not None else set()
     pairs = sorted(
         (float(np.linalg.norm(ix.xy[i] - ix.xy[j])), i, j)
-        for i, j in ix.node_tree.query_pairs(max_len)
+        for i, j in ((int(ends[a]), int(ends[b])) for a, b in found)
         if comp[ix.nodes[i]] != comp[ix.nodes[j]]
-        and (eligible is None or (ix.nodes[i] in eligible and ix.nodes[j] in eligible))
     )
     region = shapely.prepared.prep(within.buffer(1e-6)) if within is not None else None
     uf = {c: c for c in set(comp.values())}
