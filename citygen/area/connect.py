@@ -1,7 +1,7 @@
 """Join the pieces of an area into one network with short straight connector streets.
 
 Tiles of the shipped model are poorly connected on their own (16 unconditioned tiles, seed 1:
-2 to 17 components each, the largest holding 28-100% of the street length), so an area of them
+1 to 17 components each, the largest holding 28-100% of the street length), so an area of them
 is many pieces: 38% of the street length in the largest piece of a 3 x 3 km area, seed 0.
 :func:`connect_pieces` joins every piece to another one by the shortest straight street that
 keeps all the hard rules (no crossing, ``min_dist``, ``clearance``, ``min_angle`` at both ends,

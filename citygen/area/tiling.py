@@ -28,8 +28,8 @@ from citygen.layout import add_street
 
 log = logging.getLogger(__name__)
 
-#: Largest area generated at once, km2 (about 15,000 nodes per 100 km2; memory stays far below
-#: 2 GB at this size).
+#: Largest area generated at once, km2 (100 km2 gave 7,682 nodes, seed 0; 25 km2 peaked at
+#: 0.44 GB for the whole process).
 MAX_AREA_KM2 = 400.0
 
 
