@@ -59,18 +59,20 @@ def read_site(path: str | Path, crs: str) -> shapely.Geometry:
         msg = f"site file {p} holds no geometry"
         raise InputDataError(msg)
     src = pyproj.CRS.from_user_input(df.crs) if df.crs is not None else pyproj.CRS.from_epsg(4326)
-    units = {a.unit_name for a in src.axis_info}
-    if not src.is_geographic and not all(
-        (a.unit_conversion_factor or 0) > 0 and a.unit_name not in ("unknown", "")
-        for a in src.axis_info
-    ):
-        msg = f"site CRS {src.name!r} has no units of length ({', '.join(sorted(units))})"
+    units = sorted({a.unit_name or "none" for a in src.axis_info})
+    unitless = any(u.lower() in ("unity", "unknown", "none", "") for u in units)
+    if not src.is_geographic and (unitless or not src.axis_info):
+        msg = f"site CRS {src.name!r} has no units of length ({', '.join(units) or 'no axes'})"
         raise UsageError(msg)
     geom = shapely.union_all(df.geometry.dropna().to_numpy())
     if not shapely.is_valid(geom):
         msg = f"site polygon is invalid ({shapely.is_valid_reason(geom)})"
         raise InputDataError(msg)
-    tr = pyproj.Transformer.from_crs(src, pyproj.CRS.from_user_input(crs), always_xy=True)
+    try:
+        tr = pyproj.Transformer.from_crs(src, pyproj.CRS.from_user_input(crs), always_xy=True)
+    except pyproj.exceptions.ProjError:
+        msg = f"cannot convert the site from {src.name!r} to the context's {crs}"
+        raise UsageError(msg) from None
     return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 

@@ -234,3 +234,50 @@ def test_bad_sites_are_one_line_errors_and_write_nothing(tmp_path, capsys, geome
     assert words in err
     assert err.count("\n") == 1
     assert not out.exists()
+
+
+FOOTWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+  <node id="1" lat="60.1700" lon="24.9400"/>
+  <node id="2" lat="60.1710" lon="24.9410"/>
+  <node id="3" lat="60.1720" lon="24.9400"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>
+</osm>
+"""
+
+
+def test_context_without_drivable_streets_is_an_error(tmp_path, capsys, region):
+    osm = tmp_path / "footways.osm"
+    osm.write_text(FOOTWAYS)
+    site = write_site(tmp_path / "site.geojson", l_shape(region), region.crs)
+    out = tmp_path / "out"
+    code = main(["infill", "--site", str(site), "--context", str(osm), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "error: no drivable streets\n"
+    assert not out.exists()
+
+
+def test_site_crs_without_units_of_length_is_an_error(tmp_path, region):
+    from citygen.errors import UsageError
+
+    engineering = pyproj.CRS.from_json_dict(
+        {
+            "type": "EngineeringCRS",
+            "name": "site grid",
+            "datum": {"type": "EngineeringDatum", "name": "local"},
+            "coordinate_system": {
+                "subtype": "Cartesian",
+                "axis": [
+                    {"name": "x", "abbreviation": "x", "direction": "east", "unit": "unity"},
+                    {"name": "y", "abbreviation": "y", "direction": "north", "unit": "unity"},
+                ],
+            },
+        }
+    )
+    import geopandas as gpd
+
+    path = tmp_path / "grid.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 10, 10)], crs=engineering).to_file(path)
+    with pytest.raises(UsageError, match="no units of length"):
+        read_site(path, region.crs)
