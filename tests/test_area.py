@@ -175,3 +175,23 @@ def test_service_streets_that_link_parts_become_residential_spurs_stay():
     assert G.edges[1, 2]["highway"] == G.edges[2, 3]["highway"] == "residential"
     assert G.edges[2, 3]["reclassed"]
     assert G.edges[4, 5]["highway"] == "service"
+
+
+def test_a_crossing_street_keeps_its_class_across_the_seam(area):
+    seams = [n for n in seam_nodes(area) if area.degree(n) == 2]
+    same = [n for n in seams if len({area.edges[n, m]["highway"] for m in area.neighbors(n)}) == 1]
+    assert seams
+    assert len(same) >= 0.9 * len(seams)
+
+
+def test_carry_class_follows_the_street_to_its_first_junction():
+    from citygen.area.seam_rules import carry_class
+
+    G = nx.Graph()
+    for n, (x, y) in enumerate([(0, 0), (10, 0), (20, 0), (30, 0), (30, 10), (30, -10)]):
+        G.add_node(n, x=float(x), y=float(y), border=n == 0)
+    for u, v in [(0, 1), (1, 2), (2, 3), (3, 4), (3, 5)]:
+        add_street(G, u, v, "residential")
+    assert carry_class(G, 0, "primary") == 3
+    assert [G.edges[e]["highway"] for e in [(0, 1), (1, 2), (2, 3)]] == ["primary"] * 3
+    assert G.edges[3, 4]["highway"] == G.edges[3, 5]["highway"] == "residential"

@@ -195,3 +195,29 @@ def drop_crossing(A: nx.Graph, node: object) -> int:
     lonely = [m for m in nbrs if A.degree(m) == 0]
     A.remove_nodes_from(lonely)
     return 1 + len(lonely)
+
+
+def carry_class(G: nx.Graph, start: int, highway: str) -> int:
+    """Give the street from fixed node ``start`` the class of the street it continues.
+
+    A fixed node's prefix holds its position only, so the tile draws the class of the street it
+    continues afresh (in 5 x 5 km areas, seeds 0 and 1, only 10 of 59 and 19 of 95 crossings
+    kept their class across the seam). The class is carried along the new street up to its
+    first junction or end (the chain of degree-2 nodes), in place.
+
+    Returns
+    -------
+    int
+        Streets relabelled.
+    """
+    if G.degree(start) != 1:
+        return 0
+    changed, prev, node = 0, start, next(iter(G.neighbors(start)))
+    while True:
+        if G.edges[prev, node]["highway"] != highway:
+            G.edges[prev, node]["highway"] = highway
+            changed += 1
+        nxt = [m for m in G.neighbors(node) if m != prev]
+        if G.degree(node) != 2 or G.nodes[node].get("border") or len(nxt) != 1:
+            return changed
+        prev, node = node, nxt[0]

@@ -22,7 +22,15 @@ import networkx as nx
 import numpy as np
 
 from citygen.area.frame import TileSlot, border_prefix, prefix_order
-from citygen.area.seam_rules import ISSUE_KINDS, Issues, assess, context, drop_crossing, repair
+from citygen.area.seam_rules import (
+    ISSUE_KINDS,
+    Issues,
+    assess,
+    carry_class,
+    context,
+    drop_crossing,
+    repair,
+)
 from citygen.errors import UsageError
 from citygen.layout import add_street
 
@@ -61,6 +69,7 @@ class AreaStats:
     connectors: int = 0
     connector_m: float = 0.0
     reclassed: int = 0
+    classes_carried: int = 0
     length_m: float = 0.0
     giant_before: float = 0.0
     giant_after: float = 0.0
@@ -78,6 +87,7 @@ class AreaStats:
             "connectors": self.connectors,
             "connector_length_m": round(self.connector_m, 1),
             "access_roads_reclassed": self.reclassed,
+            "classes_carried_across_seams": self.classes_carried,
             "street_length_m": round(self.length_m, 1),
             "giant_length_share_before_connect": round(self.giant_before, 4),
             "giant_length_share": round(self.giant_after, 4),
@@ -317,6 +327,10 @@ def generate_area(
                 area.stats.dropped_crossings += 1
                 drop_crossing(area.A, ids[j])
                 G.remove_node(j)
+            for j, aid in enumerate(ids):
+                if j in G and area.A.degree(aid) == 1:
+                    theirs = next(iter(area.A.edges(aid, data="highway")))[2]
+                    area.stats.classes_carried += carry_class(G, j, theirs)
             area.join(G, slot, ids, xys[k])
     A = crop(area.A, width_m, height_m, cfg.min_dist)
     area.stats.giant_before = giant_length_share(A)
