@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "SampleConfig": "citygen.sampling.loop",
     "log_likelihood": "citygen.api",
     "generate": "citygen.generation",
+    "generate_area": "citygen.area",
     "LayoutModel": "citygen.model.network",
     "ModelConfig": "citygen.model.network",
 }

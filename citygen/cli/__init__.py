@@ -19,7 +19,9 @@ from citygen._version import __version__
 from citygen.errors import CitygenError
 
 #: Sub-command modules, in the order ``citygen --help`` lists them.
-COMMANDS: tuple[str, ...] = ("prepare", "train", "finetune", "generate", "evaluate", "export")
+COMMANDS: tuple[str, ...] = (
+    "prepare", "train", "finetune", "generate", "infill", "evaluate", "export"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--area",
+        metavar="WxH",
+        help="one connected network over an area (5000x5000 or 5kmx5km, at most 400 km2) "
+        "instead of --n separate tiles; one file per format",
+    )
+    p.add_argument(
+        "--connect", type=number, default=500.0,
+        help="--area: longest straight street (m) that joins separate pieces; 0: off",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
     p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
@@ -88,6 +98,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
+    if args.area is not None:
+        from citygen.cli.area import run_area
+
+        return run_area(args)
     from citygen.generation import generate
     from citygen.paths import check_output_dir
     from citygen.sampling.loop import SampleConfig
