@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "instead of --n separate tiles; one file per format",
     )
     p.add_argument(
-        "--connect", type=number, default=500.0,
+        "--connect", type=finite, default=500.0,
         help="--area: longest straight street (m) that joins separate pieces; 0: off",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
