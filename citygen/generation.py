@@ -153,7 +153,7 @@ def generate(
         name = "default" if model is None else str(model)
         digest = _weights_sha256(model)
     Placement.at_center(center or DEFAULT_CENTER, float(net.config.tile_size))  # fails early
-    config, style_meta = _styled(net, config, like, density, grid)
+    config, style_meta = styled(net, config, like, density, grid)
     kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
     with sampling_bar(net, n * _tiles_per_layout(steering), progress):
         layouts, steered, objective_meta = _draw(net, steering, n, kw, workers)
@@ -262,7 +262,7 @@ def sampling_bar(net: LayoutModel, total: int, enabled: bool) -> Iterator[None]:
         bar.close()
 
 
-def _styled(
+def styled(
     net: LayoutModel,
     config: SampleConfig | None,
     like: str | Path | None,

@@ -35,6 +35,7 @@ def run_area(args: argparse.Namespace) -> int:
     from citygen.area.tiling import check_size
     from citygen.model.checkpoint import load_model
     from citygen.device import resolve_device
+    from citygen.generation import styled
     from citygen.sampling.loop import SampleConfig
     from export.geo import check_center, parse_center
     from export.write import parse_formats
@@ -47,6 +48,7 @@ def run_area(args: argparse.Namespace) -> int:
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)
     check_size(width, height, float(model.config.tile_size))
+    cfg, style_meta = styled(model, cfg, args.like, args.density, args.grid)
     candidates = args.candidates if objective is not None else 1
     A = generate_area(
         model,
@@ -69,6 +71,8 @@ def run_area(args: argparse.Namespace) -> int:
         else {**objective.describe(), "method": "best-of-n per tile", "candidates": candidates},
         "seam_defects": report.counts,
     }
+    if style_meta:
+        meta["style"] = style_meta
     files = write_area(A, args.out, fmts, center, meta)
     stats = A.graph["stats"]
     print(
