@@ -25,7 +25,7 @@ def no_sampling(monkeypatch: pytest.MonkeyPatch) -> None:
         msg = "sampled before the error"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(generation, "sample", sampled)
+    monkeypatch.setattr(generation, "sample_parallel", sampled)
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
@@ -162,7 +162,7 @@ def test_interrupted_generate_says_what_it_left(capsys, tmp_path, monkeypatch):
     def interrupt(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(generation, "sample", interrupt)
+    monkeypatch.setattr(generation, "sample_parallel", interrupt)
     capsys.readouterr()
     code, err = _run(
         capsys, "generate", "--n", "3", "--seed", "4", "--overwrite", "--out", str(out)
