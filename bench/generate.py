@@ -92,6 +92,7 @@ def main() -> None:
                          "load_before": before, **run(code, n, workers, args.device)}
                     r["load_after"] = load()
                     rows.append(r)
+                    save(f"generate_{args.device}", {"runs": rows, "partial": True})
                     print(
                         f"n={n} busy={busy} {name:13s} {r['wall_s']:7.1f} s "
                         f"{r['tiles_per_s']:6.2f} tiles/s {r['tiles_per_cpu_s']:6.2f} tiles/CPU-s "
