@@ -33,7 +33,7 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run(code: Path, n: int, workers: int | None, device: str) -> dict:
+def run(code: Path, n: int, workers: int | None, device: str, threads: int | None = None) -> dict:
     """One whole ``citygen generate`` process; its wall time, CPU time and peak memory."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "citygen", "generate", "--n", str(n), "--seed", "0",
@@ -43,6 +43,8 @@ def run(code: Path, n: int, workers: int | None, device: str) -> dict:
         drop = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's own default, as a user runs it
         env = {k: v for k, v in os.environ.items() if k not in drop}
         env["PYTHONPATH"] = str(code)
+        if threads is not None:  # the old code's torch threads (default: torch's own)
+            env["OMP_NUM_THREADS"] = str(threads)
         t0 = time.perf_counter()
         pipe = subprocess.PIPE
         proc = subprocess.Popen(cmd, env=env, cwd=code, stdout=pipe, stderr=pipe)
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="worker processes of the new code")
     ap.add_argument("--busy", action="store_true", help="also run beside a busy loop")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--base-threads", type=int, help="OMP_NUM_THREADS of the base code's runs")
     args = ap.parse_args()
     configs = [("new", ROOT, args.workers), ("new_1_worker", ROOT, 1)]
     if args.base:
@@ -88,10 +91,13 @@ def main() -> None:
             try:
                 for name, code, workers in configs:
                     before = load()
+                    threads = args.base_threads if name == "old" else None
                     r = {"code": name, "n": n, "busy_core": busy, "workers": workers or 0,
-                         "load_before": before, **run(code, n, workers, args.device)}
+                         "base_threads": threads, "load_before": before,
+                         **run(code, n, workers, args.device, threads)}
                     r["load_after"] = load()
                     rows.append(r)
+                    save(f"generate_{args.device}", {"runs": rows, "partial": True})
                     print(
                         f"n={n} busy={busy} {name:13s} {r['wall_s']:7.1f} s "
                         f"{r['tiles_per_s']:6.2f} tiles/s {r['tiles_per_cpu_s']:6.2f} tiles/CPU-s "

@@ -134,7 +134,7 @@ def generate(
         check_seed(seed),
         check_int(batch_size, "batch size", 1),
     )
-    workers = check_int(workers, "workers", 1)
+    workers = check_int(workers, "--workers", 1)
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
     center = check_center(center) if center is not None else None
     config = check_sample_config(sample_config)
@@ -163,7 +163,6 @@ def generate(
         "seed": seed,
         "n": n,
         "batch_size": batch_size,
-        "workers": workers,
         "device": dev.type,
         # the --like bank is recorded by its source (meta["style"]), not row by row
         "sample_config": {k: v for k, v in dataclasses.asdict(config).items() if k != "style_bank"},
@@ -172,6 +171,7 @@ def generate(
     if style_meta:
         meta["style"] = style_meta
     info = {**meta, "formats": list(fmts), "center": center, "command": command}
+    info["workers"] = workers  # in the run manifest only: the layouts do not depend on it
     info["citygen_version"] = __version__
     files = write_layout_run(
         layouts,

@@ -175,9 +175,15 @@ def graphml_text(net: StreetNetwork) -> str:
     return "\n".join(out)
 
 
+def _write_text(path: Path, text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")
+
+
 def write_graphml_network(net: StreetNetwork, path: str | Path) -> Path:
     """Write a placed street network as osmnx GraphML to ``path`` atomically."""
-    atomic.write_text(path, graphml_text(net))
+    text = graphml_text(net)
+    with atomic.atomic_path(path) as tmp:
+        _write_text(tmp, text)
     return Path(path)
 
 

@@ -147,16 +147,11 @@ def test_unwritable_directory_is_an_output_error(
 def test_a_failing_writer_leaves_no_half_written_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from citygen import atomic
+    def half_then_fail(filepath: Path, _text: str) -> None:
+        Path(filepath).write_text("<graphml><half")
+        raise OSError("disk full")
 
-    real_write = atomic.write_text
-
-    def half_then_fail(path: Path, text: str) -> None:
-        if str(path).endswith(".graphml"):
-            raise OSError("disk full")
-        real_write(path, text)
-
-    monkeypatch.setattr(graphml.atomic, "write_text", half_then_fail)
+    monkeypatch.setattr(graphml, "_write_text", half_then_fail)
     old = tmp_path / "layout_000.graphml"
     old.write_text("previous run")
     with pytest.raises(OSError, match="disk full"):

@@ -55,3 +55,27 @@ def test_sampling_leaves_the_callers_thread_setting(model):
     torch.set_num_threads(2)
     sample(model, 1, seed=0)
     assert torch.get_num_threads() == 2
+
+
+def test_generate_workers_writes_the_same_files(tmp_path):
+    from citygen.cli import main
+
+    for w in (1, 2):
+        out = tmp_path / f"w{w}"
+        assert main(["generate", "--n", "3", "--seed", "2", "--workers", str(w), "--format",
+                     "geojson", "--out", str(out)]) == 0
+    names = sorted(p.name for p in (tmp_path / "w1").glob("*.geojson"))
+    assert len(names) == 3
+    for name in names:
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+
+
+def test_bad_worker_counts_are_one_line_errors(tmp_path, capsys):
+    from citygen.cli import main
+
+    assert main(["generate", "--n", "2", "--workers", "0", "--out", str(tmp_path)]) == 1
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    args = ["generate", "--n", "2", "--workers", "2", "--objective", "length"]
+    args += ["--out", str(tmp_path)]
+    assert main(args) == 1
+    assert "--workers applies to plain sampling" in capsys.readouterr().err
