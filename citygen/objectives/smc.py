@@ -33,7 +33,8 @@ from citygen.model.network import LayoutModel
 from citygen.objectives.combine import Combination
 from citygen.objectives.result import Steered, evaluate, pick_best, repeat_prefix
 from citygen.objectives.validity import validity_mask
-from citygen.sampling.loop import SampleConfig, finish, resolve_styles, run_steps, style_tensor
+from citygen.sampling.loop import SampleConfig, finish, run_steps
+from citygen.sampling.styles import resolve_styles, style_tensor
 from citygen.sampling.state import SampleState
 
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ from citygen.model.encode import BORDER, CHILD, END, ROOT
 from citygen.model.network import LayoutModel
 from citygen.sampling.rules import categorical
 from citygen.sampling.state import SampleState
+from citygen.sampling.styles import resolve_styles, style_tensor
 from data_prep.order import Sequence
 
 #: Intra-op torch threads while sampling (one per worker process; see :func:`sampling_threads`).
@@ -214,56 +215,6 @@ def _sample_batches(
             finished[G.graph["index"] - base] = G
         out += [finished[i] for i in range(len(chunk))]
     return out
-
-
-def resolve_styles(
-    model: LayoutModel,
-    n: int,
-    seed: int,
-    style: np.ndarray | None,
-    config: SampleConfig | None = None,
-    first_index: int = 0,
-) -> np.ndarray | None:
-    """Raw style rows ``(n, STYLE_DIM)`` for a style model: given, or drawn from a bank.
-
-    The bank is ``config.style_bank`` (a ``--like`` place) or the model's own (its training
-    tiles); ``config.density`` and ``config.grid`` fix those values (see
-    :func:`citygen.style.draw_styles`).
-
-    Raises
-    ------
-    UsageError
-        If a style is given to a model without style input, or has the wrong shape.
-    """
-    from citygen.style import STYLE_DIM, check_bank, draw_styles
-
-    cfg = config or SampleConfig()
-    asked = cfg.style_bank is not None or cfg.density is not None or cfg.grid is not None
-    if not model.config.style_dim:
-        if style is not None or asked:
-            msg = "this model takes no style (it was trained without --style); leave out --like/--density/--grid"
-            raise UsageError(msg)
-        return None
-    if style is None:
-        bank = np.asarray(cfg.style_bank) if cfg.style_bank is not None else getattr(model, "style_bank", None)
-        if bank is None:
-            msg = "this style model has no style bank (style_bank.json); give styles explicitly"
-            raise UsageError(msg)
-        return draw_styles(bank, n, seed, cfg.density, cfg.grid, first_index)
-    arr = check_bank(style, "style")
-    if arr.shape != (n, STYLE_DIM):
-        msg = f"style must have one row per layout, shape ({n}, {STYLE_DIM}), got {arr.shape}"
-        raise UsageError(msg)
-    return arr
-
-
-def style_tensor(styles: np.ndarray | None, start: int, count: int, dev: torch.device) -> Tensor | None:
-    """Model inputs of layouts ``start .. start + count`` (None for a model without style)."""
-    if styles is None:
-        return None
-    from citygen.style import features
-
-    return torch.as_tensor(features(styles[start : start + count]), device=dev)
 
 
 def style_dict(row: np.ndarray) -> dict[str, float]:

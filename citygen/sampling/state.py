@@ -19,6 +19,7 @@ from citygen.layout import ROAD_CLASSES, add_street, new_layout
 from citygen.model.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
 from citygen.model.network import N_SECTORS, LayoutModel
 from citygen.sampling.edges import choose_edges
+from citygen.sampling.styles import resolve_styles, style_tensor
 from citygen.sampling.rules import (
     K_NBR,
     MARGIN,
@@ -80,7 +81,11 @@ class SampleState:
         self.all_border = torch.ones(B, dtype=torch.bool, **kw)
         self.done = torch.zeros(B, dtype=torch.bool, **kw)
         self.row = torch.arange(B, **kw)  # each row's index in the original batch (rows compact)
-        self.style: Tensor | None = None  # (B, style_dim) model inputs of a style model
+        # (B, style_dim) model inputs of a style model: drawn from its bank by layout index
+        # (callers with other styles, --like or SMC particles, set them after construction)
+        self.style: Tensor | None = style_tensor(
+            resolve_styles(model, B, seed, None, config, first_index), 0, B, device
+        )
         self.keys = layout_keys(seed, first_index + self.row)  # each row's random stream
         self.cache = model.new_cache()
         self._init_prefix(prefixes)
