@@ -195,3 +195,20 @@ def test_carry_class_follows_the_street_to_its_first_junction():
     assert carry_class(G, 0, "primary") == 3
     assert [G.edges[e]["highway"] for e in [(0, 1), (1, 2), (2, 3)]] == ["primary"] * 3
     assert G.edges[3, 4]["highway"] == G.edges[3, 5]["highway"] == "residential"
+
+
+def test_a_street_too_close_to_a_node_is_removed_last() -> None:
+    from citygen.area.repair import drop_clearance_breaks
+
+    A = nx.Graph()
+    for n, (x, y) in enumerate([(0, 0), (100, 0), (50, 1.5), (50, 40), (200, 0)]):
+        A.add_node(n, x=float(x), y=float(y))
+    A.add_edge(0, 1, highway="residential", length=100.0)  # passes 1.5 m from node 2
+    A.add_edge(2, 3, highway="residential", length=38.5)
+    A.add_edge(1, 4, highway="residential", length=100.0)
+    assert drop_clearance_breaks(A, 2.0) == 1
+    assert not A.has_edge(0, 1)
+    assert A.has_edge(2, 3)
+    assert A.has_edge(1, 4)
+    assert 0 not in A  # left without a street
+    assert drop_clearance_breaks(A, 2.0) == 0

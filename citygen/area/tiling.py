@@ -69,6 +69,7 @@ class AreaStats:
     connectors: int = 0
     connector_m: float = 0.0
     reclassed: int = 0
+    clearance_repairs: int = 0
     classes_carried: int = 0
     length_m: float = 0.0
     giant_before: float = 0.0
@@ -87,6 +88,7 @@ class AreaStats:
             "connectors": self.connectors,
             "connector_length_m": round(self.connector_m, 1),
             "access_roads_reclassed": self.reclassed,
+            "clearance_streets_removed": self.clearance_repairs,
             "classes_carried_across_seams": self.classes_carried,
             "street_length_m": round(self.length_m, 1),
             "giant_length_share_before_connect": round(self.giant_before, 4),
@@ -281,6 +283,7 @@ def generate_area(
     """
     from citygen.area.connect import connect_pieces, open_through_access_roads
     from citygen.area.crop import crop
+    from citygen.area.repair import drop_clearance_breaks
     from citygen.area.sampler import SampleConfig, sample_closed
 
     cfg = config or SampleConfig()
@@ -333,6 +336,7 @@ def generate_area(
                     area.stats.classes_carried += carry_class(G, j, theirs)
             area.join(G, slot, ids, xys[k])
     A = crop(area.A, width_m, height_m, cfg.min_dist)
+    area.stats.clearance_repairs = drop_clearance_breaks(A, cfg.clearance)
     area.stats.giant_before = giant_length_share(A)
     if connect > 0:
         area.stats.connectors = connect_pieces(
