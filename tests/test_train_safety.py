@@ -269,3 +269,20 @@ def test_the_interrupt_message_is_a_command_that_resumes(
                            capture_output=True, text=True, check=False)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert (out / WEIGHTS).read_bytes() == (done / WEIGHTS).read_bytes()
+
+
+def test_any_random_bytes_state_file_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """Random bytes reach torch's unpickler in many ways (IndexError among them): all refused."""
+    import random
+
+    from citygen.errors import CheckpointError
+    from training.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = LayoutModel(ModelConfig(d_model=16, n_layers=1, n_heads=2, d_pair=8))
+    opt = torch.optim.AdamW(model.parameters())
+    path = save_checkpoint(tmp_path, model, opt, {"step": 1, "epoch": 0, "batch": 1, "best_val": None})
+    for seed in range(200):
+        (path / "state.pt").write_bytes(random.Random(seed).randbytes(4096))
+        with pytest.raises(CheckpointError, match="corrupt or incompatible checkpoint"):
+            load_checkpoint(path, model, opt)

@@ -79,10 +79,12 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         optimizer.load_state_dict(state.pop("optimizer"))
         torch.set_rng_state(state.pop("torch_rng"))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError,
-            pickle.UnpicklingError) as exc:  # fmt: skip
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError, IndexError,
+            AttributeError, pickle.UnpicklingError) as exc:  # fmt: skip
+        # random bytes reach torch's weights-only unpickler in many ways (IndexError from an
+        # empty mark stack, among others): every one of them is a damaged file
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if isinstance(exc, pickle.UnpicklingError):
+        if isinstance(exc, pickle.UnpicklingError | IndexError | AttributeError):
             first = "state.pt is damaged (not a torch checkpoint)"
         msg = f"corrupt or incompatible checkpoint {path}: {first}"
         raise CheckpointError(msg) from exc
