@@ -22,15 +22,8 @@ from typing import Any
 import networkx as nx
 import torch
 
-from citygen.sampling.loop import (
-    COMPACT_EVERY,
-    SampleConfig,
-    finish,
-    resolve_styles,
-    run_steps,
-    style_dict,
-    style_tensor,
-)
+from citygen.sampling.loop import SampleConfig, finish, sample_batches, style_dict
+from citygen.sampling.styles import resolve_styles
 from citygen.sampling.state import SampleState
 
 
@@ -98,32 +91,16 @@ def sample_closed(
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(dev).eval()
     styles = resolve_styles(model, len(prefixes), seed, None, config)  # a style model's styles
-    out: list[nx.Graph] = []
+
+    def new_state(*args: Any, first_index: int) -> ClosedState:
+        state = ClosedState(*args, first_index=first_index)
+        rows = slice(first_index, first_index + state.B)
+        state.floor = torch.as_tensor(list(floors[rows]), device=dev)
+        return state
+
     with cpu_threads(dev):
-        _run(model, prefixes, floors, seed, dev, styles, batch_size, config, out)
+        out = sample_batches(model, seed, prefixes, dev, batch_size, config, 0, styles, new_state)
     if styles is not None:
         for G, row in zip(out, styles, strict=True):
             G.graph["style"] = style_dict(row)
     return finish(out, config)
-
-
-def _run(model, prefixes, floors, seed, dev, styles, batch_size, config, out) -> None:  # noqa: ANN001
-    for start in range(0, len(prefixes), batch_size):
-        chunk = prefixes[start : start + batch_size]
-        state = ClosedState(model, len(chunk), config, dev, seed, chunk, first_index=start)
-        state.style = style_tensor(styles, start, len(chunk), dev)
-        state.floor = torch.as_tensor(list(floors[start : start + len(chunk)]), device=dev)
-        finished: dict[int, nx.Graph] = {}
-
-        def harvest(st: SampleState, t: int, start: int = start, finished: dict = finished) -> None:
-            done = st.done.cpu()
-            if int(done.sum()) >= max(1, st.B // 4) and not bool(done.all()):
-                rows = torch.nonzero(done).squeeze(-1).tolist()
-                for G in st.layouts(seed=seed, first_index=start, rows=rows):
-                    finished[G.graph["index"] - start] = G
-                st.reindex(torch.nonzero(~done).squeeze(-1))
-
-        run_steps(state, every=COMPACT_EVERY, callback=harvest)
-        for G in state.layouts(seed=seed, first_index=start):
-            finished[G.graph["index"] - start] = G
-        out += [finished[i] for i in range(len(chunk))]

@@ -158,7 +158,7 @@ def sample(
         raise UsageError(msg)
     styles = resolve_styles(model, n, seed, style, config, first_index)
     with sampling_threads():
-        out = _sample_batches(model, seed, prefixes, dev, batch_size, config, first_index, styles)
+        out = sample_batches(model, seed, prefixes, dev, batch_size, config, first_index, styles)
     if styles is not None:
         for G, row in zip(out, styles, strict=True):
             G.graph["style"] = style_dict(row)
@@ -181,7 +181,7 @@ def sampling_threads(n: int = SAMPLING_THREADS) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _sample_batches(
+def sample_batches(
     model: LayoutModel,
     seed: int,
     prefixes: list,
@@ -190,14 +190,19 @@ def _sample_batches(
     config: SampleConfig,
     first_index: int,
     styles: np.ndarray | None = None,
+    new_state: Callable[..., SampleState] = SampleState,
 ) -> list[nx.Graph]:
-    """Raw layouts (before :func:`finish`) of every prefix slot, batch by batch."""
+    """Raw layouts (before :func:`finish`) of every prefix slot, batch by batch.
+
+    ``new_state(model, B, config, dev, seed, prefixes, first_index=...)`` makes each batch's
+    state: :class:`SampleState`, or a subclass with more masks (city-scale areas do this).
+    """
     n = len(prefixes)
     out: list[nx.Graph] = []
     for start in range(0, n, batch_size):
         chunk = prefixes[start : start + batch_size]
         base = first_index + start
-        state = SampleState(model, len(chunk), config, dev, seed, chunk, first_index=base)
+        state = new_state(model, len(chunk), config, dev, seed, chunk, first_index=base)
         state.style = style_tensor(styles, start, len(chunk), dev)
         finished: dict[int, nx.Graph] = {}
 
