@@ -230,7 +230,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_older_one(
     shutil.copytree(done, run_dir)
     steps = sorted((run_dir / "checkpoints").glob("step-*"))
     assert len(steps) == 2
-    (steps[-1] / "state.pt").write_bytes(os.urandom(4096))
+    (steps[-1] / "state.pt").write_bytes(os.urandom(4096))  # any bytes: all are "damaged"
     cfg = json.loads((run_dir / CONFIG).read_text())
     (run_dir / CONFIG).write_text(json.dumps(cfg | {"status": "training"}))
     (run_dir / ".model.safetensors.x1.tmp").write_bytes(b"half")  # stale files of a kill
@@ -282,7 +282,7 @@ def test_any_random_bytes_state_file_is_a_checkpoint_error(tmp_path: Path) -> No
     model = LayoutModel(ModelConfig(d_model=16, n_layers=1, n_heads=2, d_pair=8))
     opt = torch.optim.AdamW(model.parameters())
     path = save_checkpoint(tmp_path, model, opt, {"step": 1, "epoch": 0, "batch": 1, "best_val": None})
-    for seed in range(200):
+    for seed in range(1000):
         (path / "state.pt").write_bytes(random.Random(seed).randbytes(4096))
-        with pytest.raises(CheckpointError, match="corrupt or incompatible checkpoint"):
+        with pytest.raises(CheckpointError, match=r"state\.pt is damaged"):
             load_checkpoint(path, model, opt)

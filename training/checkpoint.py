@@ -10,7 +10,6 @@ newest complete one and is itself replaced atomically, so a run killed at any in
 from __future__ import annotations
 
 import logging
-import pickle
 import shutil
 from pathlib import Path
 
@@ -77,15 +76,25 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     load_weights(model, path / WEIGHTS)
     try:
         state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+    except OSError as exc:
+        why = exc.strerror or exc
+        msg = f"corrupt or incompatible checkpoint {path}: cannot read state.pt ({why})"
+        raise CheckpointError(msg) from exc
+    except Exception as exc:
+        # random bytes reach torch's weights-only unpickler in many ways (UnpicklingError,
+        # IndexError from an empty mark stack, UnicodeDecodeError, ...): all are a damaged file
+        msg = (
+            f"corrupt or incompatible checkpoint {path}: "
+            "state.pt is damaged (not a torch checkpoint)"
+        )
+        raise CheckpointError(msg) from exc
+    try:
+        if not isinstance(state, dict):
+            raise TypeError("state.pt does not hold a checkpoint state")
         optimizer.load_state_dict(state.pop("optimizer"))
         torch.set_rng_state(state.pop("torch_rng"))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, TypeError, IndexError,
-            AttributeError, pickle.UnpicklingError) as exc:  # fmt: skip
-        # random bytes reach torch's weights-only unpickler in many ways (IndexError from an
-        # empty mark stack, among others): every one of them is a damaged file
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if isinstance(exc, pickle.UnpicklingError | IndexError | AttributeError):
-            first = "state.pt is damaged (not a torch checkpoint)"
         msg = f"corrupt or incompatible checkpoint {path}: {first}"
         raise CheckpointError(msg) from exc
     return state
