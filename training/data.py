@@ -73,14 +73,16 @@ class TrainingStream:
         config: StreamConfig,
         seed: int,
         style: bool = False,
+        split: bool = False,
     ) -> None:
         self.data, self.binning, self.window, self.config, self.seed = data, binning, window, config, seed
         self.style = style
+        self.split_window = window if split else None  # a split model's chains (citygen.model.split)
         seqs = [s for s in data.sequences("train") if config.min_nodes <= s.n_nodes <= config.max_nodes]
         #: raw style rows of the fixed training tiles (the style bank a style model ships with)
         self.bank = bank_of_sequences(seqs) if style else None
         self.fixed = [
-            tile_arrays(encode(s, binning), window, None if self.bank is None else self.bank[i])
+            tile_arrays(encode(s, binning, self.split_window), window, None if self.bank is None else self.bank[i])
             for i, s in enumerate(seqs)
         ]
         if not self.fixed:
@@ -108,7 +110,7 @@ class TrainingStream:
             if self.config.min_nodes <= G.number_of_nodes() <= self.config.max_nodes and G.number_of_edges():
                 seq = to_sequence(G)
                 style = style_of_sequence(seq) if self.style else None  # of the rotated window
-                return tile_arrays(encode(seq, self.binning), self.window, style)
+                return tile_arrays(encode(seq, self.binning, self.split_window), self.window, style)
         return None
 
     def epoch(self, epoch: int) -> list[list[dict[str, np.ndarray]]]:

@@ -60,6 +60,9 @@ class TrainConfig:
     threads
         Torch intra-op CPU threads. One (the default) makes two identical runs, and a killed
         run resumed, give bit-identical weights even on a busy machine.
+    init_from
+        Start from the weights of this model directory (``"default"``: the shipped model)
+        instead of random ones (:mod:`training.warm`); None: random.
     """
 
     epochs: int = 30
@@ -75,6 +78,7 @@ class TrainConfig:
     amp: bool = True
     realism_samples: int = 8
     threads: int = 1
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -241,7 +245,15 @@ def _train(
     model_config = model_config or ModelConfig()
     model_config.tile_size = data.tile_size
     torch.manual_seed(config.seed)
-    model = LayoutModel(model_config).to(device)
+    model = LayoutModel(model_config)
+    if config.init_from is not None and not resume:
+        from training.warm import warm_start
+
+        src = None if config.init_from == "default" else config.init_from
+        report = warm_start(model, src)
+        log.info("initialised from %s: %d weights copied, %d grown, %d new", config.init_from,
+                 len(report["copied"]), len(report["grown"]), len(report["new"]))  # fmt: skip
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     stream = TrainingStream(
         data,
@@ -250,6 +262,7 @@ def _train(
         StreamConfig(windows_per_epoch=config.windows_per_epoch, batch_size=config.batch_size),
         config.seed,
         style=model_config.style_dim > 0,
+        split=model_config.split,
     )
     model.style_bank = stream.bank  # a style model draws unconditioned styles from its tiles
     est_steps = math.ceil((len(stream.fixed) + stream.n_windows) / config.batch_size) * config.epochs

@@ -54,6 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="condition on each tile's style (junction and street density, grid order and "
         "bearing, road-class mix, dead ends), so that generate --like/--density/--grid work",
     )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="split steps: a new node may be placed on an earlier street and cut it (T junctions "
+        "on streets already drawn, docs/model.md)",
+    )
+    p.add_argument(
+        "--init-from",
+        metavar="MODEL_DIR",
+        help="start from this model's weights ('default': the shipped model) instead of random ones",
+    )
     p.add_argument("--realism-samples", type=integer, default=8, help="tiles sampled per epoch")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
@@ -76,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         position=args.position,
         window=args.window,
         style_dim=STYLE_DIM if args.style else 0,
+        split=args.split,
     )
     cfg = TrainConfig(
         epochs=args.epochs,
@@ -88,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         amp=not args.no_amp,
         realism_samples=args.realism_samples,
         threads=args.threads,
+        init_from=args.init_from,
     )
     # "citygen train ..." or "python -m citygen train ...": record the arguments as a citygen command
     command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
@@ -106,7 +119,12 @@ def resume_command(args: argparse.Namespace) -> str:
     words = ["citygen", "train", "--data", args.data, "--out", args.out]
     for flag, value in _OPTIONS:
         words += [flag, str(getattr(args, value))]
-    switches = (("--no-amp", args.no_amp), ("--no-progress", args.no_progress))
+    if args.init_from is not None:
+        words += ["--init-from", args.init_from]
+    switches = (
+        ("--no-amp", args.no_amp), ("--style", args.style), ("--split", args.split),
+        ("--no-progress", args.no_progress),
+    )  # fmt: skip
     words += [flag for flag, on in switches if on]
     return shlex.join([*words, "--resume"])
 

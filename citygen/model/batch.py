@@ -11,20 +11,26 @@ import math
 import numpy as np
 import torch
 
-from citygen.model.encode import BORDER, CHILD, N_SECTORS, N_TYPES, Encoded
+from citygen.model.encode import BORDER, CHILD, N_SECTORS, N_TYPES, SPLIT, Encoded
 
 
-def degree_before(n: int, edges: np.ndarray) -> np.ndarray:
+def degree_before(n: int, edges: np.ndarray, removed: np.ndarray | None = None) -> np.ndarray:
     """``deg[t, j]``: degree of node ``j`` counting the edges present before step ``t``.
 
-    An edge ``(i, j)`` with ``i > j`` appears with node ``i``, so it counts from step ``i + 1``.
-    Returns ``(n + 1, n)`` int32.
+    An edge ``(i, j)`` with ``i > j`` appears with node ``i``, so it counts from step ``i + 1``;
+    a street cut by a split at step ``w`` (``removed``) counts up to step ``w`` (its halves
+    count from ``w + 1``). Returns ``(n + 1, n)`` int32.
     """
-    inc = np.zeros((n + 1, n), dtype=np.int32)
+    inc = np.zeros((n + 2, n), dtype=np.int32)
     if edges.shape[0]:
         np.add.at(inc, (edges[:, 0] + 1, edges[:, 0]), 1)
         np.add.at(inc, (edges[:, 0] + 1, edges[:, 1]), 1)
-    return np.cumsum(inc, axis=0, dtype=np.int32)
+        if removed is not None:
+            cut = removed < n
+            r = removed[cut] + 1
+            np.add.at(inc, (r, edges[cut, 0]), -1)
+            np.add.at(inc, (r, edges[cut, 1]), -1)
+    return np.cumsum(inc, axis=0, dtype=np.int32)[: n + 1]
 
 
 def step_state(
@@ -42,19 +48,36 @@ def step_state(
 
 
 def sector_histogram(
-    p: int, t: int, pos: np.ndarray, ref: float, nbrs: list[list[int]]
+    p: int, t: int, pos: np.ndarray, ref: float, nbrs: list[list[tuple[int, int, int]]]
 ) -> np.ndarray:
     """Directions of node ``p``'s streets present before step ``t``, relative to ``ref``.
 
-    Returns a length-``N_SECTORS`` count vector.
+    ``nbrs[p]`` holds ``(q, created, removed)`` per street: present while ``created < t <=
+    removed``. Returns a length-``N_SECTORS`` count vector.
     """
     hist = np.zeros(N_SECTORS, dtype=np.float32)
-    for q in nbrs[p]:
-        if max(p, q) < t:
+    for q, made, cut in nbrs[p]:
+        if made < t <= cut:
             d = pos[q] - pos[p]
             a = (math.atan2(d[1], d[0]) - ref) % (2 * math.pi)
             hist[min(int(a / (2 * math.pi) * N_SECTORS), N_SECTORS - 1)] += 1.0
     return hist
+
+
+def split_candidates(e: Encoded, window: int, last_parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Streets a split step ``t`` may cut: present before ``t``, both ends in the window, the
+    near end not before the last parent. Returns ``(n + 1, K)`` near and far ends, -1 padded."""
+    n = e.n
+    if e.edges.shape[0] == 0:
+        return np.full((n + 1, 1), -1, np.int64), np.full((n + 1, 1), -1, np.int64)
+    hi, lo = e.edges[:, 0], e.edges[:, 1]
+    T = np.arange(n + 1)[:, None]
+    ok = (hi[None] < T) & (T <= e.removed[None]) & (T - 1 - lo[None] < window)
+    ok &= lo[None] >= last_parent[:, None]
+    K = max(int(ok.sum(1).max()), 1)
+    idx = np.argsort(~ok, axis=1, kind="stable")[:, :K]
+    valid = np.take_along_axis(ok, idx, 1)
+    return np.where(valid, lo[idx], -1), np.where(valid, hi[idx], -1)
 
 
 def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -77,30 +100,34 @@ def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dic
     types = e.types
     parent = np.append(e.parent, -1)
     last_parent = np.maximum.accumulate(np.concatenate([[-1], e.parent]))[: n + 1]
-    deg_full = degree_before(n, e.edges)
+    deg_full = degree_before(n, e.edges, e.removed)
     deg = deg_full[t_idx, jc] if n else np.zeros((1, M), np.int32)
     is_border_node = np.append(types[:n] == BORDER, False)
     step_border = types == BORDER
     step_child = types == CHILD
+    step_split = types == SPLIT
+    split_v = np.append(e.split_v, -1)
     cand = valid & (
-        (step_border[:, None] & is_border_node[jc]) | (step_child[:, None] & (j > parent[:, None]))
+        (step_border[:, None] & is_border_node[jc])
+        | ((step_child | step_split)[:, None] & (j > parent[:, None]) & (j != split_v[:, None]))
     )
     adj = np.zeros((n + 1, max(n, 1)), dtype=np.int8)
     cls = np.full((n + 1, max(n, 1)), -1, dtype=np.int64)
+    decided = ~e.implied  # the halves of a cut street come with the split, not as decisions
     if e.edges.shape[0]:
-        adj[e.edges[:, 0], e.edges[:, 1]] = 1
-        cls[e.edges[:, 0], e.edges[:, 1]] = e.classes
+        adj[e.edges[decided, 0], e.edges[decided, 1]] = 1
+        cls[e.edges[decided, 0], e.edges[decided, 1]] = e.classes[decided]
     tgt = np.where(valid, adj[t_idx, jc], 0)
     edge_cls = np.where(valid & (tgt > 0), cls[t_idx, jc], -1)
     ptr_k = np.where(step_child, t_idx[:, 0] - 1 - parent, -1)
     in_window = (ptr_k >= 0) & (ptr_k < M)
     dropped = int((step_child & ~in_window).sum())
     n_edges_scored = int((tgt * (cand | (j == parent[:, None]))).sum())
-    dropped += int(e.edges.shape[0] - n_edges_scored)
-    nbrs: list[list[int]] = [[] for _ in range(n)]
-    for a, b in e.edges:
-        nbrs[a].append(int(b))
-        nbrs[b].append(int(a))
+    dropped += int(decided.sum() - n_edges_scored)
+    nbrs: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    for (a, b), cut in zip(e.edges, e.removed, strict=True):
+        nbrs[a].append((int(b), int(a), int(cut)))
+        nbrs[b].append((int(a), int(a), int(cut)))
     sectors = np.zeros((n + 1, N_SECTORS), dtype=np.float32)
     for t in np.flatnonzero(step_child):
         p = int(parent[t])
@@ -108,6 +135,12 @@ def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dic
     rel_msg = np.zeros((e.edges.shape[0], 2))
     if e.edges.shape[0]:
         rel_msg = e.pos[e.edges[:, 1]] - e.pos[e.edges[:, 0]]
+    sp_u, sp_v = split_candidates(e, M, last_parent)
+    hit = (sp_u == parent[:, None]) & (sp_v == split_v[:, None]) & step_split[:, None]
+    sp_tgt = np.where(hit.any(1), hit.argmax(1), -1)
+    if int((step_split & (sp_tgt < 0)).sum()):
+        msg = "a split node's street is not among the split candidates"
+        raise AssertionError(msg)
     border_nodes = types[:n] == BORDER
     before = np.arange(n)[None, :] < t_idx  # (n + 1, n): node j exists before step t
     loose = (deg_full == 0) & before
@@ -155,7 +188,13 @@ def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dic
         "w_cand": cand,
         "w_tgt": tgt.astype(np.float32),
         "w_cls": edge_cls,
-        "w_is_parent": (j == parent[:, None]) & valid,
+        "w_is_parent": (j == parent[:, None]) & valid & step_child[:, None],
+        "sp_u": sp_u,
+        "sp_v": sp_v,
+        "sp_tgt": sp_tgt,
+        "sp_t_bin": np.append(e.split_t_bin, 0),
+        "sp_f_bin": np.append(e.split_f_bin, 0),
+        "sp_within": np.append(e.split_within, 0.0).astype(np.float32),
         "n": np.array(n),
         "dropped": np.array(dropped),
     } | ({} if style is None else {"style": _style_features(style)})
@@ -169,6 +208,7 @@ def _style_features(style: np.ndarray) -> np.ndarray:
 
 _NODE_KEYS = ("pos", "node_type", "rel")
 _EDGE_KEYS = ("edge_i", "edge_c", "edge_rel")
+_SPLIT_KEYS = ("sp_u", "sp_v")  # (steps, split candidates): padded on both axes
 
 
 def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
@@ -183,15 +223,18 @@ def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
             continue
         length = E if key in _EDGE_KEYS else N if key in _NODE_KEYS else N + 1
         shape = (B, max(length, 1), *ref.shape[1:])
-        fill = -1 if key in ("types", "ptr_k", "parent", "w_cls", "parent_class", "node_type") else 0
+        if key in _SPLIT_KEYS:
+            shape = (B, N + 1, max(it[key].shape[1] for it in items))
+        fill = -1 if key in ("types", "ptr_k", "parent", "w_cls", "parent_class", "node_type", "sp_tgt", *_SPLIT_KEYS) else 0
         arr = np.full(shape, fill, dtype=ref.dtype)
         for b, it in enumerate(items):
-            arr[b, : it[key].shape[0]] = it[key]
+            v = it[key]
+            arr[(b, slice(0, v.shape[0]), *(slice(0, k) for k in v.shape[1:]))] = v
         out[key] = torch.as_tensor(arr)
     out["node_mask"] = torch.arange(max(N, 1))[None, :] < out["n"][:, None]
     out["step_mask"] = torch.arange(N + 1)[None, :] <= out["n"][:, None]
     out["edge_mask"] = torch.as_tensor(
         np.stack([np.arange(max(E, 1)) < it["edge_i"].shape[0] for it in items])
     )
-    assert out["types"].max() < N_TYPES
+    assert out["types"].max() <= N_TYPES  # SPLIT (= N_TYPES) in a split model's chains
     return out

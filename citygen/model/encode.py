@@ -32,7 +32,8 @@ import numpy as np
 from data_prep.order import Sequence, perimeter_coordinate
 
 BORDER, CHILD, ROOT, END = 0, 1, 2, 3
-N_TYPES = 4
+SPLIT = 4  # a node placed on an earlier street, cutting it (models with ``split``)
+N_TYPES = 4  # step types of a plain model; a split model has N_TYPES + 1
 N_SECTORS = 12  # parent context: histogram of the parent's street directions
 N_STATE = 5  # step-state features (see citygen.model.batch.step_state)
 
@@ -66,6 +67,9 @@ class Binning:
     r_max: float = 1.5
     root_grid: int = 32
     xy_bins: int = 256
+    split_t_bins: int = 64
+    split_f_bins: int = 24
+    split_f_min: float = 1e-3
 
     @property
     def log_r_min(self) -> float:
@@ -100,6 +104,28 @@ class Binning:
         """Bin of perimeter gaps in ``[0, 4]``."""
         k = np.searchsorted(self.gap_edges(), np.asarray(gap), side="right") - 1
         return np.clip(k, 0, self.gap_bins - 1).astype(np.int64)
+
+    def split_f_edges(self) -> np.ndarray:
+        """Edges of the offset bins on one side, ``(split_f_bins + 1,)``: 0, then log-spaced
+        ``split_f_min`` .. 1. Bin ``k < F`` is ``f`` in that interval, bin ``F + k`` is ``-f``."""
+        return np.concatenate([[0.0], np.geomspace(self.split_f_min, 1.0, self.split_f_bins)])
+
+    def split_f_bin(self, f: np.ndarray) -> np.ndarray:
+        """Bin of split offsets ``f`` in ``[-1, 1]``."""
+        f = np.asarray(f, np.float64)
+        k = np.searchsorted(self.split_f_edges(), np.abs(f), side="right") - 1
+        k = np.clip(k, 0, self.split_f_bins - 1)
+        return np.where(f < 0, self.split_f_bins + k, k).astype(np.int64)
+
+    def split_f_width(self, k: np.ndarray) -> np.ndarray:
+        """Width of offset bins ``k``."""
+        e = self.split_f_edges()
+        k = np.asarray(k) % self.split_f_bins
+        return e[k + 1] - e[k]
+
+    def split_t_bin(self, t: np.ndarray) -> np.ndarray:
+        """Bin of positions ``t`` in ``(0, 1)`` along a split street."""
+        return np.clip(np.floor(np.asarray(t) * self.split_t_bins), 0, self.split_t_bins - 1).astype(np.int64)
 
     def grid_bin(self, xy: np.ndarray, bins: int) -> np.ndarray:
         """Per-axis bins of normalised coordinates in ``[0, 1]``, shape like ``xy``."""
@@ -144,7 +170,17 @@ class Encoded:
     edges, classes
         Back edges ``(i, j)``, ``j < i``, and their road classes (as in the sequence).
     parent_class
-        ``(n,)`` class of the parent edge, -1 where there is none.
+        ``(n,)`` class of the parent edge of a child, -1 elsewhere.
+    implied, removed
+        Per edge: implied by a split (the halves of a cut street: no street decision), and the
+        split step that cuts it (``n`` if none); see :mod:`citygen.model.split`. Without
+        splits ``edges`` are the tile's streets, none implied or cut.
+    split_v
+        ``(n,)`` for a split node the far end ``v`` of the street it cuts (``u`` is its
+        parent), -1 elsewhere.
+    split_t_bin, split_f_bin, split_within
+        ``(n,)`` a split node's position bins along and across the street, and its exact
+        density term ``log dt + log df + log(L^2 s(t))`` (0 elsewhere).
     """
 
     pos: np.ndarray
@@ -162,6 +198,12 @@ class Encoded:
     edges: np.ndarray
     classes: np.ndarray
     parent_class: np.ndarray
+    implied: np.ndarray
+    removed: np.ndarray
+    split_v: np.ndarray
+    split_t_bin: np.ndarray
+    split_f_bin: np.ndarray
+    split_within: np.ndarray
 
     @property
     def n(self) -> int:
@@ -195,14 +237,19 @@ def reference_angles(pos: np.ndarray, border: np.ndarray, parent: np.ndarray) ->
     return ref
 
 
-def encode(seq: Sequence, binning: Binning) -> Encoded:
+def encode(seq: Sequence, binning: Binning, split_window: int | None = None) -> Encoded:
     """Compute the decision chain of a canonical sequence (see the module docstring).
+
+    ``split_window``: the candidate window of a split model (its nodes on earlier streets are
+    split steps, :mod:`citygen.model.split`); None for the plain chain.
 
     Raises
     ------
     ValueError
         If border nodes do not all come first (not a canonical sequence).
     """
+    from citygen.model.split import split_chain, split_coords
+
     n = seq.n_nodes
     border = seq.border.astype(bool)
     nb = int(border.sum())
@@ -210,10 +257,14 @@ def encode(seq: Sequence, binning: Binning) -> Encoded:
         msg = "border nodes must come first in a canonical sequence"
         raise ValueError(msg)
     pos = seq.pos.astype(np.float64)
-    edges = seq.edges.astype(np.int64).reshape(-1, 2)
-    parent = parents_of(n, border, edges)
-    types = np.where(border, BORDER, np.where(parent >= 0, CHILD, ROOT))
+    real = seq.edges.astype(np.int64).reshape(-1, 2)
+    parent = parents_of(n, border, real)
+    chain = split_chain(pos, border, real, seq.classes, split_window)
+    edges, classes = chain.edges, chain.classes
+    is_split = chain.split_u >= 0
+    types = np.where(border, BORDER, np.where(is_split, SPLIT, np.where(parent >= 0, CHILD, ROOT)))
     types = np.append(types, END).astype(np.int64)
+    is_child = types[:n] == CHILD
     ref = reference_angles(pos, border, parent)
     has_parent = parent >= 0
     rel = np.zeros_like(pos)
@@ -230,8 +281,15 @@ def encode(seq: Sequence, binning: Binning) -> Encoded:
     gxy = binning.grid_bin(pos, g)
     parent_class = np.full(n, -1, dtype=np.int64)
     if edges.shape[0]:
-        is_parent_edge = parent[edges[:, 0]] == edges[:, 1]
-        parent_class[edges[is_parent_edge, 0]] = seq.classes[is_parent_edge]
+        is_parent_edge = (parent[edges[:, 0]] == edges[:, 1]) & is_child[edges[:, 0]]
+        parent_class[edges[is_parent_edge, 0]] = classes[is_parent_edge]
+    t_bin, f_bin, within = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
+    for w in np.flatnonzero(is_split):
+        u, v = int(chain.split_u[w]), int(chain.split_v[w])
+        assert parent[w] == u, "a split node's parent is the near end of its street"
+        tt, ff, log_jac = split_coords(pos[u], pos[v], pos[w])
+        t_bin[w], f_bin[w] = binning.split_t_bin(tt), binning.split_f_bin(ff)
+        within[w] = math.log(1.0 / binning.split_t_bins) + math.log(float(binning.split_f_width(f_bin[w]))) + log_jac
     return Encoded(
         pos=pos,
         types=types,
@@ -240,12 +298,18 @@ def encode(seq: Sequence, binning: Binning) -> Encoded:
         gap=gap,
         remaining=remaining,
         gap_bin=np.where(border, binning.gap_bin(gap), 0),
-        angle_bin=np.where(has_parent, binning.angle_bin(theta), 0),
-        dist_bin=np.where(has_parent, binning.dist_bin(r), 0),
+        angle_bin=np.where(is_child, binning.angle_bin(theta), 0),
+        dist_bin=np.where(is_child, binning.dist_bin(r), 0),
         root_bin=gxy[:, 0] * g + gxy[:, 1],
         xy_bin=binning.grid_bin(pos, binning.xy_bins),
         rel=rel,
         edges=edges,
-        classes=seq.classes.astype(np.int64),
+        classes=classes.astype(np.int64),
         parent_class=parent_class,
+        implied=chain.implied,
+        removed=chain.removed,
+        split_v=chain.split_v,
+        split_t_bin=t_bin,
+        split_f_bin=f_bin,
+        split_within=within,
     )

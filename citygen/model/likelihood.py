@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from citygen.model.batch import collate, tile_arrays
-from citygen.model.encode import BORDER, CHILD, ROOT, encode
+from citygen.model.encode import BORDER, CHILD, ROOT, SPLIT, encode
 from data_prep.order import Sequence, to_sequence
 
 if TYPE_CHECKING:  # the network calls batch_nll in forward: no import circle at run time
@@ -66,11 +66,13 @@ def backbone_states(model: LayoutModel, batch: dict[str, Tensor]) -> Tensor:
     return model.backbone(x)
 
 
-def type_mask(all_border_before: Tensor, any_ptr: Tensor) -> Tensor:
-    """Allowed step types ``(..., 4)``: border only before any interior node; a child only
-    when a parent candidate exists; roots and END always."""
+def type_mask(all_border_before: Tensor, any_ptr: Tensor, any_split: Tensor | None = None) -> Tensor:
+    """Allowed step types ``(..., 4)`` (``(..., 5)`` with ``any_split``): border only before
+    any interior node; a child only when a parent candidate exists; a split only when a street
+    may be cut; roots and END always."""
     ones = torch.ones_like(any_ptr)
-    return torch.stack([all_border_before, any_ptr, ones, ones], dim=-1)
+    cols = [all_border_before, any_ptr, ones, ones] + ([] if any_split is None else [any_split])
+    return torch.stack(cols, dim=-1)
 
 
 def _scatter(sel: Tensor, values: Tensor) -> Tensor:
@@ -82,7 +84,8 @@ def _scatter(sel: Tensor, values: Tensor) -> Tensor:
 def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     """Per-step NLL terms ``(B, N + 1)`` in nats, by decision kind, zero where not applicable.
 
-    Keys: ``type``, ``border``, ``pointer``, ``position``, ``root``, ``edges``, ``classes``.
+    Keys: ``type``, ``border``, ``pointer``, ``position``, ``root``, ``edges``, ``classes``
+    (and ``split`` for a split model).
     Their sum over kinds and steps is the exact NLL of each tile. Each head runs only on the
     steps it decides (border steps, child steps, ...), never on padding.
     """
@@ -93,7 +96,8 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     types = batch["types"]
     M = batch["w_j"].shape[-1]
     ptr_ok = batch["w_ptr_ok"]
-    tmask = type_mask(batch["all_border_before"], ptr_ok.any(-1))
+    split = model.config.split
+    tmask = type_mask(batch["all_border_before"], ptr_ok.any(-1), (batch["sp_u"] >= 0).any(-1) if split else None)
     tlog = F.log_softmax(model.head_type(h).masked_fill(~tmask, NEG), -1)
     out = {"type": _pick(tlog, types) * batch["step_mask"]}
     # border nodes: perimeter gap after the previous border node
@@ -111,6 +115,8 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     )
     sub = {k: batch[k][is_c] for k in ("angle_bin", "dist_bin", "log_r", "xy_bin")}
     out["position"] = _scatter(is_c, _position_nll(model, ctx, sub))
+    if split:
+        out["split"] = _split_nll(model, h, nodes, batch)
     is_r = types == ROOT
     rlog = F.log_softmax(model.head_root(h[is_r]), -1)
     out["root"] = _scatter(is_r, _pick(rlog, batch["root_bin"][is_r]) + 2 * math.log(1.0 / bn.root_grid))
@@ -134,6 +140,29 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
     cls_t = torch.where(is_par, batch["parent_class"][is_e].unsqueeze(-1), cls_t)[pair]
     out["classes"] = _scatter(is_e, zeros.index_add(0, row, _pick(F.log_softmax(el[..., 1:], -1), cls_t)))
     return out
+
+
+def _split_nll(model: LayoutModel, h: Tensor, nodes: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Split steps: which street is cut (a pointer over the streets that may be), then the
+    position along it and the offset across it; exact density (see :mod:`citygen.model.split`)."""
+    is_s = batch["types"] == SPLIT
+    su, sv = batch["sp_u"][is_s], batch["sp_v"][is_s]  # (R, K)
+    B = nodes.shape[0]
+    bidx = torch.arange(B, device=nodes.device)[:, None].expand_as(is_s)[is_s][:, None]  # (R, 1)
+    pos = batch["pos"]
+    pu, pv = pos[bidx, su.clamp(min=0)], pos[bidx, sv.clamp(min=0)]
+    ku, kv = model.split_ku(nodes)[bidx, su.clamp(min=0)], model.split_kv(nodes)[bidx, sv.clamp(min=0)]
+    logits = model.split_logits(h[is_s], ku, kv, pu, pv).masked_fill(su < 0, NEG)
+    tgt = batch["sp_tgt"][is_s]
+    ptr = _pick(F.log_softmax(logits, -1), tgt)
+    k = tgt.clamp(min=0)[:, None]
+    u_t, v_t = su.gather(1, k)[:, 0], sv.gather(1, k)[:, 0]
+    r = bidx[:, 0]
+    ctx = model.split_context(h[is_s], nodes[r, u_t], nodes[r, v_t], pos[r, u_t], pos[r, v_t])
+    tb, fb = batch["sp_t_bin"][is_s], batch["sp_f_bin"][is_s]
+    tlog = F.log_softmax(model.split_t_logits(ctx), -1)
+    flog = F.log_softmax(model.split_f_logits(ctx, tb), -1)
+    return _scatter(is_s, ptr + _pick(tlog, tb) + _pick(flog, fb) + batch["sp_within"][is_s])
 
 
 def gap_bin_bounds(model: LayoutModel, remaining: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -204,7 +233,8 @@ def sequence_batch(seqs: list[Sequence], model: LayoutModel, styles: list | None
 
         styles = [style_of_sequence(s) for s in seqs]
     styles = styles if cfg.style_dim else [None] * len(seqs)
-    return collate([tile_arrays(encode(s, cfg.binning), cfg.window, st) for s, st in zip(seqs, styles, strict=True)])
+    sw = cfg.split_window
+    return collate([tile_arrays(encode(s, cfg.binning, sw), cfg.window, st) for s, st in zip(seqs, styles, strict=True)])
 
 
 @torch.no_grad()

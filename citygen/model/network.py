@@ -52,6 +52,9 @@ class ModelConfig:
         Position discretisation.
     style_dim
         Style values the model is conditioned on (:mod:`citygen.style`; 0: unconditioned).
+    split
+        Whether the chain has split steps: a node placed on an earlier street, cutting it
+        (:mod:`citygen.model.split`).
     """
 
     d_model: int = 128
@@ -67,6 +70,17 @@ class ModelConfig:
     tile_size: float = 1000.0
     binning: Binning = field(default_factory=Binning)
     style_dim: int = 0
+    split: bool = False
+
+    @property
+    def split_window(self) -> int | None:
+        """The window of split decisions (``encode(..., split_window=)``), None without."""
+        return self.window if self.split else None
+
+    @property
+    def n_types(self) -> int:
+        """Step types: BORDER, CHILD, ROOT, END, and SPLIT for a split model."""
+        return N_TYPES + int(self.split)
 
     def __post_init__(self) -> None:
         self.check()
@@ -189,7 +203,7 @@ class LayoutModel(nn.Module):
         # node tokens
         self.bos = nn.Parameter(torch.zeros(d))
         self.tok_pos = nn.Linear(fa, d)
-        self.tok_type = nn.Embedding(N_TYPES, d)
+        self.tok_type = nn.Embedding(c.n_types, d)
         self.tok_rel = nn.Linear(fr, d)
         self.tok_edge = _mlp(fr + N_CLASSES, d, d)
         self.step_emb = nn.Embedding(c.max_steps + 1, d)
@@ -206,7 +220,7 @@ class LayoutModel(nn.Module):
         if c.style_dim:
             self.style_bos = nn.Linear(c.style_dim, d)  # the style also starts the sequence
         # heads
-        self.head_type = nn.Linear(d, N_TYPES)
+        self.head_type = nn.Linear(d, c.n_types)
         self.head_gap = _mlp(d, d, b.gap_bins)
         self.head_root = nn.Linear(d, b.root_grid * b.root_grid)
         self.ptr_q = nn.Linear(d, dp)
@@ -228,6 +242,16 @@ class LayoutModel(nn.Module):
         self.edge_rel = nn.Linear(fr, dp)
         self.edge_state = nn.Embedding(2 * 16, dp)  # (is parent) x (degree < 16)
         self.edge_out = _mlp(dp, dp, 1 + N_CLASSES)
+        if c.split:  # which street a split node cuts, then where on it
+            self.split_q = nn.Linear(d, dp)
+            self.split_ku = nn.Linear(d, dp)
+            self.split_kv = nn.Linear(d, dp)
+            self.split_geo = nn.Linear(2 * fa + 1, dp)
+            self.split_out = _mlp(dp, dp, 1)
+            self.split_ctx = nn.Linear(2 * d + 2 * fa + 1, d)
+            self.head_split_t = _mlp(d, d, b.split_t_bins)
+            self.split_t_emb = nn.Embedding(b.split_t_bins, d)
+            self.head_split_f = _mlp(d, d, 2 * b.split_f_bins)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Total NLL per tile ``(B,)`` in nats of a teacher-forced batch (see likelihood)."""
@@ -239,10 +263,10 @@ class LayoutModel(nn.Module):
     def node_tokens(self, pos: Tensor, types: Tensor, rel: Tensor, edge_msg: Tensor) -> Tensor:
         """Input tokens of nodes: ``pos (..., 2)``, ``types (...)``, ``rel (..., 2)``,
         ``edge_msg (..., d)`` (summed back-edge messages) to ``(..., d)``."""
-        is_child = (types == 1).unsqueeze(-1).to(pos.dtype)
+        is_child = ((types == 1) | (types == N_TYPES)).unsqueeze(-1).to(pos.dtype)  # child, split
         return (
             self.tok_pos(self.fourier_abs(pos))
-            + self.tok_type(types.clamp(0, N_TYPES - 1))
+            + self.tok_type(types.clamp(0, self.config.n_types - 1))
             + is_child * self.tok_rel(self.fourier_rel(rel))
             + edge_msg
         )
@@ -327,6 +351,33 @@ class LayoutModel(nn.Module):
     def y_logits(self, ctx: Tensor, x_bin: Tensor) -> Tensor:
         """Absolute y bin logits given x (``position="absolute"``)."""
         return self.head_y(ctx + self.x_emb(x_bin))
+
+    def _split_geometry(self, pos_u: Tensor, pos_v: Tensor) -> Tensor:
+        length = (pos_v - pos_u).norm(dim=-1, keepdim=True).clamp(min=1e-6).log()
+        return torch.cat([self.fourier_abs(pos_u), self.fourier_abs(pos_v), length], dim=-1)
+
+    def split_logits(self, h: Tensor, ku: Tensor, kv: Tensor, pos_u: Tensor, pos_v: Tensor) -> Tensor:
+        """Scores of the streets a split node may cut.
+
+        ``h (R, d)``; ``ku``, ``kv (R, K, dp)``: ``self.split_ku`` / ``split_kv`` of the
+        streets' near and far ends' backbone outputs; ``pos_u``, ``pos_v (R, K, 2)``. Returns
+        ``(R, K)``.
+        """
+        z = self.split_q(h).unsqueeze(-2) + ku + kv + self.split_geo(self._split_geometry(pos_u, pos_v))
+        return self.split_out(F.gelu(z)).squeeze(-1)
+
+    def split_context(self, h: Tensor, node_u: Tensor, node_v: Tensor, pos_u: Tensor, pos_v: Tensor) -> Tensor:
+        """Context for the position of a split node on the street ``u - v`` (all ``(R, *)``)."""
+        feats = torch.cat([node_u, node_v, self._split_geometry(pos_u, pos_v)], dim=-1)
+        return h + self.split_ctx(feats)
+
+    def split_t_logits(self, ctx: Tensor) -> Tensor:
+        """Bins of the position along the cut street, ``(R, split_t_bins)``."""
+        return self.head_split_t(ctx)
+
+    def split_f_logits(self, ctx: Tensor, t_bin: Tensor) -> Tensor:
+        """Bins of the offset across it given the position along, ``(R, 2 split_f_bins)``."""
+        return self.head_split_f(ctx + self.split_t_emb(t_bin))
 
     def edge_logits(
         self, h: Tensor, pos_t: Tensor, ke: Tensor, rel: Tensor, is_parent: Tensor, deg: Tensor

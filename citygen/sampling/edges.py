@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from citygen import geometry as geo
-from citygen.model.encode import BORDER, CHILD
+from citygen.model.encode import BORDER, CHILD, SPLIT
 from citygen.sampling.rules import (
     K_NBR,
     SITE_CLASS,
@@ -33,6 +33,8 @@ def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) ->
     p, q = pos[bs], st.pos[bs, j]
     a, b, ids, valid = st._edge_ends(bs)
     incident = (ids == j[:, None, None]).any(-1)
+    # a split node's street being cut is replaced by its halves, which meet the new streets at w
+    incident |= torch.arange(ids.shape[1], device=st.dev)[None] == st.split_slot[bs][:, None]
     bad = (geo.segments_cross(p[:, None], q[:, None], a, b) & valid & ~incident).any(-1)
     nodes = st.pos[bs, :t]
     dn = geo.point_segment_distance(nodes, p[:, None], q[:, None])
@@ -74,9 +76,14 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     valid, jc = j >= 0, j.clamp(min=0)
     active = ~st.done
     is_b, is_c = (ty == BORDER) & active, (ty == CHILD) & active
-    cand = valid[None] & (is_b[:, None] | (is_c[:, None] & (jc[None] > parent[:, None])))
+    is_s = (ty == SPLIT) & active & (st.split_slot >= 0)
+    far = st.split_far[:, None]
+    after = (is_c | is_s)[:, None] & (jc[None] > parent[:, None]) & (jc[None] != far)
+    cand = valid[None] & (is_b[:, None] | after)
     cand &= st.deg[:, jc] < K_NBR  # a node takes at most K_NBR streets
     is_par = valid[None] & is_c[:, None] & (jc[None] == parent[:, None])
+    # a split node's two halves of the street it cuts: implied, with that street's class
+    halves = valid[None] & is_s[:, None] & ((jc[None] == parent[:, None]) | (jc[None] == far))
     rel = st.pos[:, jc] - pos[:, None]
     # the street heads run on real (row, candidate) pairs only: early in a tile, and for a
     # child (candidates after its parent), most of the window is not a candidate
@@ -89,13 +96,17 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     u = st._u(None, t, (SITE_EDGE,), (st.M,))
     draw = (u < prob) & cand
     draw &= _drawn_ok(st, t, pos, jc, draw)
-    priority = prob + 2.0 * is_par
-    accepted = _at_most(_angle_conflicts(rel, draw | is_par, priority, st.min_angle), priority, K_NBR)
+    fixed = is_par | halves
+    priority = prob + 2.0 * fixed
+    accepted = _at_most(_angle_conflicts(rel, draw | fixed, priority, st.min_angle), priority, K_NBR)
     C = el_p.shape[-1] - 1
     element = ki[:, None] * C + torch.arange(C, device=st.dev)
     u_cls = uniforms_at(st.keys[bi], t, (SITE_CLASS,), element)
     cls_p = categorical(el_p[:, 1:], torch.ones_like(u_cls, dtype=torch.bool), u_cls, st.T)
     classes = torch.zeros(st.B, st.M, dtype=torch.long, device=st.dev).index_put_((bi, ki), cls_p)
+    if bool(is_s.any()):
+        cut_cls = st.ecls[torch.arange(st.B, device=st.dev), st.split_slot.clamp(min=0)]
+        classes = torch.where(halves, cut_cls[:, None], classes)
     forced = st._forced(t)
     if bool(forced.any()):
         ft = min(t, st.f_edge.shape[1] - 1)

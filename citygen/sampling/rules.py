@@ -22,6 +22,7 @@ MARGIN = 1e-4  # interior nodes keep this normalised distance from the tile bord
 #: Draw sites of a step (a stream is told apart by step, site and tries).
 SITE_TYPE, SITE_GAP, SITE_ROOT, SITE_POINTER = 0, 1, 2, 3
 SITE_ANGLE, SITE_DIST, SITE_EDGE, SITE_CLASS = 4, 5, 6, 7
+SITE_SPLIT = 8  # which street a split node cuts, and where on it
 _M32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from citygen import geometry as geo
 from citygen.layout import ROAD_CLASSES, add_street, new_layout
-from citygen.model.encode import BORDER, CHILD, END, N_TYPES, ROOT, encode
+from citygen.model.encode import BORDER, CHILD, END, ROOT, SPLIT, encode
 from citygen.model.network import N_SECTORS, LayoutModel
 from citygen.sampling.edges import choose_edges
 from citygen.sampling.styles import resolve_styles, style_tensor
@@ -28,6 +28,7 @@ from citygen.sampling.rules import (
     SITE_GAP,
     SITE_POINTER,
     SITE_ROOT,
+    SITE_SPLIT,
     SITE_TYPE,
     angle_diff,
     categorical,
@@ -88,6 +89,12 @@ class SampleState:
         )
         self.keys = layout_keys(seed, first_index + self.row)  # each row's random stream
         self.cache = model.new_cache()
+        self.split = c.split
+        if self.split:  # split keys of node outputs, and each row's cut street this step
+            self.ksu = torch.zeros(B, self.N, dp, **kw)
+            self.ksv = torch.zeros(B, self.N, dp, **kw)
+        self.split_slot = torch.full((B,), -1, dtype=torch.long, **kw)
+        self.split_far = torch.full((B,), -1, dtype=torch.long, **kw)
         self._init_prefix(prefixes)
 
     def _u(self, rows: Tensor | None, t: int, site: tuple[int, ...], shape: tuple[int, ...]) -> Tensor:
@@ -122,17 +129,19 @@ class SampleState:
         self.f_parent = torch.full((self.B, max(L, 1)), -1, dtype=torch.long, **kw)
         self.f_edge = torch.zeros(self.B, max(L, 1), self.M, dtype=torch.bool, **kw)
         self.f_cls = torch.zeros(self.B, max(L, 1), self.M, dtype=torch.long, **kw)
+        self.f_far = torch.full((self.B, max(L, 1)), -1, dtype=torch.long, **kw)
         binning = self.model.config.binning
         for b, seq in enumerate(prefixes):
             if seq is None:
                 continue
-            e = encode(seq, binning)
+            e = encode(seq, binning, self.model.config.split_window)
             n = min(e.n, self.N - 1)
             self.f_len[b] = n
             self.f_type[b, :n] = torch.as_tensor(e.types[:n], **kw)
             self.f_pos[b, :n] = torch.as_tensor(e.pos[:n], dtype=torch.float32, **kw)
             self.f_parent[b, :n] = torch.as_tensor(e.parent[:n], **kw)
-            for (i, j), cls in zip(e.edges, e.classes, strict=True):
+            self.f_far[b, :n] = torch.as_tensor(e.split_v[:n], **kw)
+            for (i, j), cls in zip(e.edges, e.classes, strict=True):  # halves of a cut street too
                 k = int(i) - 1 - int(j)
                 if i < n and k < self.M:
                     self.f_edge[b, i, k] = True
@@ -148,6 +157,9 @@ class SampleState:
             self.h_nodes[:, t - 1] = h
             self.kptr[:, t - 1] = self.model.ptr_k(h)
             self.kedge[:, t - 1] = self.model.edge_k(h)
+            if self.split:
+                self.ksu[:, t - 1] = self.model.split_ku(h)
+                self.ksv[:, t - 1] = self.model.split_kv(h)
 
     def step_features(self, t: int) -> Tensor:
         """Step-state features ``(B, N_STATE)``, as :func:`citygen.model.batch.step_state`."""
@@ -182,10 +194,15 @@ class SampleState:
         """Draw the step type under the structural masks (and prefixes, and capacity)."""
         self.border_bins = self._border_bins(t)
         ones = torch.ones(self.B, dtype=torch.bool, device=self.dev)
-        mask = torch.stack([self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones], -1)
+        cols = [self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones]
+        if self.split:
+            self.split_cands = self._split_candidates(t, torch.arange(self.B, device=self.dev))
+            cols.append(self.split_cands[0].any(-1))
+        mask = torch.stack(cols, -1)
         if t >= self.N - 1:
-            mask[:, :3] = False
-        u = self._u(None, t, (SITE_TYPE,), (N_TYPES,))
+            mask[:, :END] = False
+            mask[:, END + 1 :] = False
+        u = self._u(None, t, (SITE_TYPE,), (mask.shape[-1],))
         ty = categorical(self.model.head_type(h), mask, u, self.T)
         ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
         return torch.where(self.done, torch.full_like(ty, END), ty)
@@ -195,7 +212,12 @@ class SampleState:
         pos = torch.zeros(self.B, 2, device=self.dev)
         parent = torch.full((self.B,), -1, dtype=torch.long, device=self.dev)
         forced = self._forced(t)
-        for kind, fn in ((BORDER, self._place_border), (CHILD, self._place_child), (ROOT, self._place_root)):
+        self.split_slot.fill_(-1)
+        self.split_far.fill_(-1)
+        kinds = [(BORDER, self._place_border), (CHILD, self._place_child), (ROOT, self._place_root)]
+        if self.split:
+            kinds.append((SPLIT, self._place_split))
+        for kind, fn in kinds:
             rows = torch.nonzero((ty == kind) & ~forced).squeeze(-1)
             if rows.numel():
                 p_rows, par_rows, ok = fn(t, h, rows)
@@ -205,6 +227,14 @@ class SampleState:
         if rows.numel():
             pos[rows] = self.f_pos[rows, t]
             parent[rows] = self.f_parent[rows, t]
+            cut = rows[ty[rows] == SPLIT]
+            if cut.numel():  # the prefix's cut street: find its slot
+                far = self.f_far[cut, t]
+                e = self.edges[cut]
+                hit = (e[..., 0] == far[:, None]) & (e[..., 1] == parent[cut][:, None])
+                hit &= torch.arange(self.E, device=self.dev)[None] < self.m[cut, None]
+                self.split_slot[cut] = torch.where(hit.any(-1), hit.float().argmax(-1), -1)
+                self.split_far[cut] = far
         self.done |= ty == END
         return pos, parent
 
@@ -246,6 +276,97 @@ class SampleState:
             ok[idx[good]] = True
             mask[idx[~good], cell[~good]] = False
         return pt, torch.full_like(rows, -1), ok
+
+    def _split_candidates(self, t: int, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Streets the rows may cut at step ``t`` (as :func:`citygen.model.batch.split_candidates`:
+        both ends in the window, the near end not before the last parent), ``(R, e)`` mask, and
+        their near and far ends."""
+        e = max(1, int(self.m[rows].max())) if len(rows) else 1
+        ids = self.edges[rows, :e]
+        far, near = ids[..., 0], ids[..., 1]
+        ok = torch.arange(e, device=self.dev)[None] < self.m[rows, None]
+        ok &= (t - 1 - near < self.M) & (near >= self.last_parent[rows, None])
+        return ok, near, far
+
+    def _place_split(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Draw the street to cut, then the position along it and the offset across it; a
+        street with no room is masked and another one drawn (up to ``max_tries``)."""
+        from citygen.model.split import max_offset
+
+        model, bn = self.model, self.model.config.binning
+        ok_e, near, far = (x[rows] for x in self.split_cands)
+        r = rows[:, None]
+        pu, pv = self.pos[r, near], self.pos[r, far]
+        logits = model.split_logits(h[rows], self.ksu[r, near], self.ksv[r, far], pu, pv)
+        TB, FB = bn.split_t_bins, bn.split_f_bins
+        f_edges = torch.as_tensor(bn.split_f_edges(), dtype=torch.float32, device=self.dev)
+        pt = torch.zeros(len(rows), 2, device=self.dev)
+        slot = torch.full((len(rows),), -1, dtype=torch.long, device=self.dev)
+        ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
+        tc = (torch.arange(TB, device=self.dev) + 0.5) / TB
+        for i in range(self.cfg.max_tries):
+            todo = torch.nonzero(~ok & ok_e.any(-1)).squeeze(-1)
+            if todo.numel() == 0:
+                break
+            rr = rows[todo]
+            k = categorical(logits[todo], ok_e[todo], self._u(rr, t, (SITE_SPLIT, i), (ok_e.shape[-1],)), self.T)
+            kc = k.clamp(min=0)
+            u_n, v_n = near[todo, kc], far[todo, kc]
+            a, b = self.pos[rr, u_n], self.pos[rr, v_n]
+            d = b - a
+            normal = torch.stack([-d[:, 1], d[:, 0]], -1)
+            ctx = model.split_context(h[rr], self.h_nodes[rr, u_n], self.h_nodes[rr, v_n], a, b)
+            # bins along the street whose centre is too close to a node are masked
+            centres = a[:, None] + tc[None, :, None] * d[:, None]
+            tmask = (torch.cdist(centres, self.pos[rr, :t]).min(-1).values >= self.md) if t > 0 else torch.ones_like(centres[..., 0], dtype=torch.bool)
+            tb = categorical(model.split_t_logits(ctx), tmask, self._u(rr, t, (SITE_SPLIT, i, 1), (TB,)), self.T)
+            fb = categorical(model.split_f_logits(ctx, tb.clamp(min=0)), torch.ones(len(todo), 2 * FB, dtype=torch.bool, device=self.dev), self._u(rr, t, (SITE_SPLIT, i, 2), (2 * FB,)), self.T)
+            u = self._u(rr, t, (SITE_SPLIT, i, 3), (2,))
+            tt = (tb.clamp(min=0).float() + u[:, 0]) / TB
+            side = fb % FB
+            mag = f_edges[side] + u[:, 1] * (f_edges[side + 1] - f_edges[side])
+            f = torch.where(fb >= FB, -mag, mag)
+            smax = torch.as_tensor(max_offset(tt.cpu().numpy()), dtype=torch.float32, device=self.dev)
+            exact = a + tt[:, None] * d + (f * smax)[:, None] * normal
+            centre = a + ((tb.clamp(min=0).float() + 0.5) / TB)[:, None] * d
+            both = self._split_ok(rr.repeat(2), u_n.repeat(2), v_n.repeat(2), kc.repeat(2), torch.cat([exact, centre]), t)
+            R = len(todo)
+            drawn = (k >= 0) & (tb >= 0)
+            good_e, good_c = both[:R] & drawn, both[R:] & drawn
+            pt[todo] = torch.where(good_e[:, None], exact, centre)
+            good = good_e | good_c
+            ok[todo], slot[todo] = good, kc
+            ok_e[todo[~good], kc[~good]] = False
+        self.split_slot[rows] = torch.where(ok, slot, -1)
+        self.split_far[rows] = torch.where(ok, far[torch.arange(len(rows), device=self.dev), slot.clamp(min=0)], -1)
+        parent = near[torch.arange(len(rows), device=self.dev), slot.clamp(min=0)]
+        return pt, parent, ok
+
+    def _split_ok(self, rows: Tensor, u: Tensor, v: Tensor, slot: Tensor, w: Tensor, t: int) -> Tensor:
+        """Whether node ``w`` cutting street ``slot`` (``u - v``) into ``u - w - v`` keeps every
+        rule: inside, ``min_dist`` from every node, clearance from every other street, the two
+        halves crossing nothing and passing no node, and the angle rule at ``u`` and ``v``."""
+        ok = ((w > MARGIN) & (w < 1 - MARGIN)).all(-1)
+        nodes = self.pos[rows, :t]
+        ok &= (nodes - w[:, None]).norm(dim=-1).min(-1).values >= self.md
+        a, b, ids, valid = self._edge_ends(rows)
+        other = valid & (torch.arange(ids.shape[1], device=self.dev)[None] != slot[:, None])
+        ok &= ~((geo.point_segment_distance(w[:, None], a, b) < self.clr) & other).any(-1)
+        not_end = torch.ones_like(nodes[..., 0], dtype=torch.bool)
+        ar = torch.arange(len(rows), device=self.dev)
+        not_end[ar, u] = False
+        not_end[ar, v] = False
+        for end in (u, v):
+            q = self.pos[rows, end]
+            inc = (ids == end[:, None, None]).any(-1)
+            ok &= ~(geo.segments_cross(q[:, None], w[:, None], a, b) & other & ~inc).any(-1)
+            ok &= ~((geo.point_segment_distance(nodes, q[:, None], w[:, None]) < self.clr) & not_end).any(-1)
+            dirs, dvalid = self._nbr_dirs(rows, end)
+            nb = self.nbr[rows, end]
+            dvalid &= (nb != u[:, None]) & (nb != v[:, None])  # the street being cut
+            new = torch.atan2(w[:, 1] - q[:, 1], w[:, 0] - q[:, 0])
+            ok &= ~((angle_diff(dirs, new[:, None]) < self.min_angle) & dvalid).any(-1)
+        return ok
 
     def _nbr_dirs(self, rows: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
         """Directions (radians) of a node's streets ``(R, K)`` and which are real."""
@@ -428,18 +549,20 @@ class SampleState:
         d = pos - self.pos[torch.arange(self.B, device=self.dev), parent.clamp(min=0)]
         child = torch.atan2(d[:, 1], d[:, 0])
         root = torch.atan2(0.5 - y, 0.5 - x)
-        return torch.where(ty == BORDER, normal, torch.where(ty == CHILD, child, root))
+        return torch.where(ty == BORDER, normal, torch.where((ty == CHILD) | (ty == SPLIT), child, root))
 
     def commit(self, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
         """Choose the new nodes' streets, add nodes and streets, return the next tokens."""
         acc, cls, jc = choose_edges(self, t, h, ty, pos, parent)
         active = ~self.done
         ar = torch.arange(self.B, device=self.dev)
+        has_parent = active & ((ty == CHILD) | (ty == SPLIT))
+        self._cut(active & (ty == SPLIT))
         self.pos[:, t] = torch.where(active[:, None], pos, self.pos[:, t])
         self.types[:, t] = torch.where(active, ty, -1)
-        self.parent[:, t] = torch.where(active & (ty == CHILD), parent, -1)
+        self.parent[:, t] = torch.where(has_parent, parent, -1)
         self.ref[:, t] = self._reference(ty, pos, parent)
-        self.last_parent = torch.where(active & (ty == CHILD), parent, self.last_parent)
+        self.last_parent = torch.where(has_parent, parent, self.last_parent)
         self.all_border &= ~(active & (ty != BORDER))
         self.s_prev = torch.where(active & (ty == BORDER), perimeter_coord(pos), self.s_prev)
         rank = acc.long().cumsum(-1) - 1
@@ -461,8 +584,29 @@ class SampleState:
         rel_e = self.pos[ai, jc[ak]] - pos[ai]
         msg = torch.zeros(self.B, self.model.config.d_model, device=self.dev)
         msg = msg.index_add(0, ai, self.model.edge_messages(rel_e, cls[ai, ak]))
-        rel_p = torch.where((ty == CHILD)[:, None], pos - self.pos[ar, parent.clamp(min=0)], torch.zeros_like(pos))
-        return self.model.node_tokens(pos, ty.clamp(0, N_TYPES - 2), rel_p, msg)
+        rel_p = torch.where(has_parent[:, None], pos - self.pos[ar, parent.clamp(min=0)], torch.zeros_like(pos))
+        return self.model.node_tokens(pos, torch.where(ty == END, ROOT, ty), rel_p, msg)
+
+    def _cut(self, rows_mask: Tensor) -> None:
+        """Remove the streets that this step's split nodes cut (their halves are added as the
+        new node's streets): the slot, both ends' neighbour entries and degrees."""
+        rows = torch.nonzero(rows_mask & (self.split_slot >= 0)).squeeze(-1)
+        if rows.numel() == 0:
+            return
+        slot = self.split_slot[rows]
+        far, near = self.edges[rows, slot, 0], self.edges[rows, slot, 1]
+        last = self.m[rows] - 1
+        self.edges[rows, slot] = self.edges[rows, last]
+        self.ecls[rows, slot] = self.ecls[rows, last]
+        self.m[rows] = last
+        for end, other in ((near, far), (far, near)):
+            vals = self.nbr[rows, end]
+            keep = vals != other[:, None]
+            order = torch.argsort((~keep).to(torch.int8), dim=-1, stable=True)
+            vals = vals.gather(-1, order)
+            vals[~keep.gather(-1, order)] = -1
+            self.nbr[rows, end] = vals
+            self.deg[rows, end] -= 1
 
     def layouts(self, seed: int, first_index: int = 0, rows: list[int] | None = None) -> list[nx.Graph]:
         """The tiles (all rows, or ``rows``) as layout graphs in metres."""
