@@ -44,7 +44,7 @@ def run_area(args: argparse.Namespace) -> int:
     fmts = parse_formats(args.format)
     center = check_center(parse_center(args.center)) if args.center else None
     objective = area_objective(args)
-    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap)
+    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap, bend_tolerance=args.bend_tolerance)
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)
     check_size(width, height, float(model.config.tile_size))

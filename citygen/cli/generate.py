@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=25.0,
         help="join dead ends this close (m) to a street straight ahead; 0: off",
     )
+    p.add_argument(
+        "--bend-tolerance",
+        type=finite,
+        default=5.0,
+        help="drop bends within this many metres of the straight street, as prepare draws "
+        "real streets; 0: keep every sampled bend",
+    )
     s = p.add_argument_group("style of a place (a model trained with --style, as the default)")
     s.add_argument(
         "--like",
@@ -109,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out, "--out")
     center = parse_center(args.center) if args.center is not None else None
-    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap)
+    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap, bend_tolerance=args.bend_tolerance)
     result = generate(
         args.out,
         model=args.model,

@@ -17,6 +17,10 @@ The model factorises a tile as a chain of decisions per node step ``t`` (and a f
    is the smallest-index neighbour in BFS order; for a border node: earlier border nodes) is a
    Bernoulli decision, and each edge has a road class.
 
+A split model (``ModelConfig.split``) has a fifth type, ``SPLIT``: the node is placed on an
+earlier street, which it cuts (:mod:`citygen.model.split`); ``encode(..., split_window=)``
+builds that chain.
+
 Because the parent is the smallest-index earlier neighbour in the canonical BFS order, this is
 a bijection: every tile has exactly one decision chain, and the chain's log-probability is the
 tile's exact log-likelihood.

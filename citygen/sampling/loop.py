@@ -24,6 +24,7 @@ with finished neighbour tiles) and samples the rest.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -64,6 +65,10 @@ class SampleConfig:
     snap
         Dead ends that stop less than this many metres short of a street, straight ahead, are
         joined to it after sampling (:mod:`citygen.sampling.snap`); 0 keeps the layouts as sampled.
+    bend_tolerance
+        Bends of a street within this many metres of the straight line between its junctions
+        are dropped after sampling, as prepare draws real streets (Douglas-Peucker,
+        :mod:`citygen.sampling.simplify`); 0 keeps every sampled bend.
     style_bank
         For a style model: raw style rows to draw from instead of the model's own bank (the
         tiles of a ``--like`` place, :mod:`citygen.like`), as a tuple of tuples.
@@ -78,6 +83,7 @@ class SampleConfig:
     temperature: float = 1.0
     max_tries: int = 8
     snap: float = 25.0
+    bend_tolerance: float = 5.0
     style_bank: tuple[tuple[float, ...], ...] | None = None
     density: float | None = None
     grid: float | None = None
@@ -91,8 +97,11 @@ class SampleConfig:
         if self.min_dist < 0 or self.clearance < 0 or not 0 <= self.min_angle < 90:
             msg = "min_dist and clearance must be >= 0 and min_angle in [0, 90)"
             raise UsageError(msg)
-        if self.snap < 0:
+        if not self.snap >= 0:
             msg = f"snap must be >= 0 metres, got {self.snap}"
+            raise UsageError(msg)
+        if not (self.bend_tolerance >= 0 and math.isfinite(self.bend_tolerance)):
+            msg = f"bend tolerance must be a finite number of metres >= 0, got {self.bend_tolerance}"
             raise UsageError(msg)
         if self.max_nodes < 2 or self.temperature <= 0 or self.max_tries < 1:
             msg = "max_nodes must be >= 2, temperature > 0 and max_tries >= 1"
@@ -230,13 +239,18 @@ def style_dict(row: np.ndarray) -> dict[str, float]:
 
 
 def finish(layouts: list[nx.Graph], config: SampleConfig) -> list[nx.Graph]:
-    """Sampled layouts as a user gets them: dead ends joined (``config.snap``, if > 0)."""
-    if config.snap <= 0:
-        return layouts
-    from citygen.sampling.snap import snap_dead_ends
-
+    """Sampled layouts as a user gets them: dead ends joined (``config.snap``, if > 0), then
+    bends within ``config.bend_tolerance`` dropped (if > 0)."""
     c = config
-    return [snap_dead_ends(G, c.snap, c.min_dist, c.clearance, c.min_angle) for G in layouts]
+    if c.snap > 0:
+        from citygen.sampling.snap import snap_dead_ends
+
+        layouts = [snap_dead_ends(G, c.snap, c.min_dist, c.clearance, c.min_angle) for G in layouts]
+    if c.bend_tolerance > 0:
+        from citygen.sampling.simplify import simplify_bends
+
+        layouts = [simplify_bends(G, c.bend_tolerance, c.clearance, c.min_angle) for G in layouts]
+    return layouts
 
 
 #: Steps between checks for finished tiles to drop from a sampling batch.
