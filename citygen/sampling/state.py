@@ -42,6 +42,21 @@ from data_prep.order import Sequence
 
 __all__ = ["K_NBR", "MARGIN", "SampleState", "categorical"]
 
+def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    """Whether each of the sorted values ``r (D,)`` lies strictly inside any interval
+    ``(lo, hi)`` of its row, ``lo, hi (R, n)`` -> ``(R, D)``.
+
+    The same as ``((r > lo) & (r < hi)).any(-1)`` over an ``(R, D, n)`` tensor, but each
+    interval is located by binary search and marked by a running sum: ``O(R (n + D))``.
+    """
+    start = torch.searchsorted(r, lo, right=True)  # first value > lo
+    end = torch.searchsorted(r, hi)  # first value >= hi
+    real = (start < end).int()
+    count = torch.zeros(lo.shape[0], r.shape[0] + 1, dtype=torch.int32, device=r.device)
+    count.scatter_add_(-1, start, real).scatter_add_(-1, end, -real)
+    return count.cumsum(-1)[:, :-1] > 0
+
+
 class SampleState:
     """Tensors of ``B`` tiles under construction, and the decisions of one step."""
 
@@ -114,8 +129,7 @@ class SampleState:
         self.B = int(index.shape[0])
         if self.model.config.backbone == "transformer":
             for layer in self.cache:
-                for key in list(layer):
-                    layer[key] = layer[key][index].clone()
+                layer.select(index)
         else:
             self.cache[:] = [h[:, index].clone() for h in self.cache]
 
@@ -163,9 +177,8 @@ class SampleState:
 
     def step_features(self, t: int) -> Tensor:
         """Step-state features ``(B, N_STATE)``, as :func:`citygen.model.batch.step_state`."""
-        before = torch.arange(self.N, device=self.dev)[None, :] < t
-        loose = (self.deg == 0) & before
-        loose_border = (loose & (self.types == BORDER)).sum(-1)
+        loose = self.deg[:, :t] == 0  # the nodes so far only
+        loose_border = (loose & (self.types[:, :t] == BORDER)).sum(-1)
         queue = (t - 1 - self.last_parent).clamp(min=0)
         steps = torch.full_like(queue, t)
         counts = torch.log1p(torch.stack([loose_border, loose.sum(-1), queue, steps], -1).float())
@@ -381,9 +394,9 @@ class SampleState:
         j = t - 1 - torch.arange(self.M, device=self.dev)
         valid, jc = j >= 0, j.clamp(min=0)
         last = self.last_parent[rows]
-        deg = self.deg[rows][:, jc]
+        deg = self.deg[rows[:, None], jc[None]]  # (R, M), gathered without copying all N
         ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (deg < K_NBR)  # room for a street
-        logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], deg)
+        logits = self.model.pointer_logits(h[rows], self.kptr[rows[:, None], jc[None]], jc[None] == last[:, None], deg)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
@@ -503,7 +516,7 @@ class SampleState:
         inside = ((pts > MARGIN) & (pts < 1 - MARGIN)).all(-1)
         nodes = self.pos[rows, :t]
         lo, hi = geo.ray_blocked_intervals(origin, direction, nodes, self.md)
-        near = ((r_c[None, :, None] > lo[:, None]) & (r_c[None, :, None] < hi[:, None])).any(-1)
+        near = _in_any_interval(r_c, lo, hi)
         not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
         lo_c, hi_c = geo.ray_blocked_intervals(origin, direction, nodes, self.clr)
         pass_by = torch.where(not_p & (hi_c > 0), lo_c.clamp(min=0), torch.full_like(lo_c, math.inf)).min(-1).values
