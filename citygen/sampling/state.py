@@ -57,6 +57,12 @@ def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return count.cumsum(-1)[:, :-1] > 0
 
 
+def _rounds(K: int) -> tuple[tuple[int, int], ...]:
+    """Angle tries checked together, ``(first, end)`` per round: most children take their
+    first angle, so it is checked alone, then the next three, then the rest."""
+    return tuple((lo, min(hi, K)) for lo, hi in ((0, 1), (1, 4), (4, K)) if lo < K)
+
+
 class SampleState:
     """Tensors of ``B`` tiles under construction, and the decisions of one step."""
 
@@ -447,8 +453,7 @@ class SampleState:
         u_x = self._u(rows, t, (SITE_DIST, i, 1), (K, 2))
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        first = (K + 1) // 2
-        for lo, hi in ((0, first), (first, K)):
+        for lo, hi in _rounds(K):
             todo = torch.nonzero(~ok & usable[:, lo:hi].any(-1)).squeeze(-1)
             if todo.numel() == 0 or hi <= lo:
                 continue
@@ -468,9 +473,13 @@ class SampleState:
             origin = self.pos[rr, pr]
             exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
             centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
-            both = self._point_ok(rr.repeat(2), pr.repeat(2), torch.cat([exact, centre]), t)
             drawn = (kd >= 0) & usable[todo, lo:hi].reshape(-1)
-            good_e, good_c = both[: R * k] & drawn, both[R * k :] & drawn
+            good_e = self._point_ok(rr, pr, exact, t) & drawn
+            # the bin centre is the fallback of a drawn bin whose exact point fails only
+            good_c = torch.zeros_like(good_e)
+            redo = torch.nonzero(drawn & ~good_e).squeeze(-1)
+            if redo.numel():
+                good_c[redo] = self._point_ok(rr[redo], pr[redo], centre[redo], t)
             good = (good_e | good_c).view(R, k)
             pick = good.float().argmax(-1)  # the first try that works
             at = torch.arange(R, device=self.dev) * k + pick
