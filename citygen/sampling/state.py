@@ -37,6 +37,7 @@ from citygen.sampling.rules import (
     perimeter_coord,
     perimeter_xy,
     uniforms,
+    uniforms_at,
 )
 from data_prep.order import Sequence
 
@@ -211,9 +212,12 @@ class SampleState:
 
     def choose_type(self, t: int, h: Tensor) -> Tensor:
         """Draw the step type under the structural masks (and prefixes, and capacity)."""
-        self.border_bins = self._border_bins(t)
         ones = torch.ones(self.B, dtype=torch.bool, device=self.dev)
-        cols = [self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones]
+        border = torch.zeros_like(ones)
+        if bool(self.all_border.any()):  # past the border phase of every tile: no bins needed
+            self.border_bins = self._border_bins(t)
+            border = self.all_border & self.border_bins[0].any(-1)
+        cols = [border, ones & (t > 0), ones, ones]
         if self.split:
             self.split_cands = self._split_candidates(t, torch.arange(self.B, device=self.dev))
             cols.append(self.split_cands[0].any(-1))
@@ -402,7 +406,11 @@ class SampleState:
         last = self.last_parent[rows]
         deg = self.deg[rows[:, None], jc[None]]  # (R, M), gathered without copying all N
         ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (deg < K_NBR)  # room for a street
-        logits = self.model.pointer_logits(h[rows], self.kptr[rows[:, None], jc[None]], jc[None] == last[:, None], deg)
+        # scores of the candidates that may be drawn only (the rest are masked anyway)
+        ri, ki = torch.nonzero(ptr_mask, as_tuple=True)
+        q, jk = self.model.ptr_q(h[rows])[ri], jc[ki]
+        scores = self.model.pointer_scores(q, self.kptr[rows[ri], jk], jk == last[ri], deg[ri, ki], ki)
+        logits = torch.zeros(len(rows), self.M, device=self.dev).index_put_((ri, ki), scores.float())
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
@@ -437,8 +445,8 @@ class SampleState:
 
         Trying angles one after another, each failed one masked, is sampling angles without
         replacement; so the tries' angles are drawn at once as the top ``max_tries`` of one
-        Gumbel-perturbed draw, and their distance draws and rule checks run together, in two
-        rounds (most children need few tries). The first angle that works is kept, as before.
+        Gumbel-perturbed draw, and their distance draws and rule checks run together, in rounds
+        of 1, 3 and 4 tries (most children take their first angle). The first angle that works is kept, as before.
         """
         bn = self.model.config.binning
         A, D, K = bn.angle_bins, bn.dist_bins, min(self.cfg.max_tries, bn.angle_bins)
@@ -449,8 +457,6 @@ class SampleState:
         order = g.masked_fill(conflict.any(-1), -math.inf).topk(K, -1)
         tries, usable = order.indices, order.values > -math.inf  # (R, K): the angles in order
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
-        u_d = self._u(rows, t, (SITE_DIST, i), (K, D))
-        u_x = self._u(rows, t, (SITE_DIST, i, 1), (K, 2))
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
         for lo, hi in _rounds(K):
@@ -466,8 +472,12 @@ class SampleState:
             direction = torch.stack([th.cos(), th.sin()], -1)
             dmask = self._ray_ok(rr, pr, direction, r_c, t)
             dlog = self.model.dist_logits(ctx[todo].repeat_interleave(k, 0), a)
-            kd = categorical(dlog, dmask, u_d[todo, lo:hi].reshape(R * k, D), self.T)
-            u = u_x[todo, lo:hi].reshape(R * k, 2)
+            # the uniforms of these tries only: elements lo*D .. hi*D of the (K, D) draws
+            keys = self.keys[rows[todo]]
+            u_d = uniforms_at(keys, t, (SITE_DIST, i), torch.arange(lo * D, hi * D, device=self.dev)[None])
+            kd = categorical(dlog, dmask, u_d.reshape(R * k, D), self.T)
+            u = uniforms_at(keys, t, (SITE_DIST, i, 1), torch.arange(2 * lo, 2 * hi, device=self.dev)[None])
+            u = u.reshape(R * k, 2)
             th2 = ref_r + (a + u[:, 0]) * bn.dtheta
             r = torch.exp(bn.log_r_min + (kd.clamp(min=0) + u[:, 1]) * bn.dlogr)
             origin = self.pos[rr, pr]
