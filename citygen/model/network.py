@@ -360,10 +360,14 @@ class LayoutModel(nn.Module):
         off = torch.arange(kp.shape[-2], device=h.device)
         return self.pointer_scores(self.ptr_q(h).unsqueeze(-2), kp, is_last, deg, off)
 
-    def pointer_scores(self, q: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor, off: Tensor) -> Tensor:
-        """Pointer scores from a query ``q = ptr_q(h)`` broadcast against candidates at window
-        offsets ``off`` (see :meth:`pointer_logits`); the sampler calls it on the (row,
-        candidate) pairs that may be drawn only, ``(P, dp)``."""
+    def pointer_scores(
+        self, q: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor, off: Tensor
+    ) -> Tensor:
+        """Pointer scores from a query ``q = ptr_q(h)`` against candidates at offsets ``off``.
+
+        See :meth:`pointer_logits`; the sampler calls it on the (row, candidate) pairs that may
+        be drawn only, ``(P, dp)``.
+        """
         state = is_last.long() * 16 + deg.clamp(0, 15)
         z = q + kp + self.ptr_state(state) + self.ptr_off(off.clamp(max=self.config.window))
         return self.ptr_out(F.gelu(z)).squeeze(-1)

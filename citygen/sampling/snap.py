@@ -71,10 +71,12 @@ class _Layout:
     def __init__(self, G: nx.Graph) -> None:
         self.nodes = list(G.nodes)
         self.index = {n: i for i, n in enumerate(self.nodes)}
-        self.xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=float).reshape(-1, 2)
+        xy = [(d["x"], d["y"]) for _, d in G.nodes(data=True)]
+        self.xy = np.array(xy, dtype=float).reshape(-1, 2)
         self.edges = list(G.edges)
         index = self.index
-        self.ends = np.array([(index[u], index[v]) for u, v in self.edges], dtype=np.int64).reshape(-1, 2)
+        ends = [(index[u], index[v]) for u, v in self.edges]
+        self.ends = np.array(ends, dtype=np.int64).reshape(-1, 2)  # (E, 2) rows of xy
         self.a, self.b = self.xy[self.ends[:, 0]], self.xy[self.ends[:, 1]]
 
 

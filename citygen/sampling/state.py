@@ -44,8 +44,9 @@ from data_prep.order import Sequence
 __all__ = ["K_NBR", "MARGIN", "SampleState", "categorical"]
 
 def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
-    """Whether each of the sorted values ``r (D,)`` lies strictly inside any interval
-    ``(lo, hi)`` of its row, ``lo, hi (R, n)`` -> ``(R, D)``.
+    """Whether each sorted value ``r (D,)`` lies inside an open interval ``(lo, hi)`` of a row.
+
+    ``lo, hi (R, n)`` -> ``(R, D)``.
 
     The same as ``((r > lo) & (r < hi)).any(-1)`` over an ``(R, D, n)`` tensor, but each
     interval is located by binary search and marked by a running sum: ``O(R (n + D))``.
@@ -59,8 +60,11 @@ def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
 
 
 def _rounds(K: int) -> tuple[tuple[int, int], ...]:
-    """Angle tries checked together, ``(first, end)`` per round: most children take their
-    first angle, so it is checked alone, then the next three, then the rest."""
+    """Angle tries checked together, ``(first, end)`` per round.
+
+    Most children take their first angle, so it is checked alone, then the next three, then
+    the rest.
+    """
     return tuple((lo, min(hi, K)) for lo, hi in ((0, 1), (1, 4), (4, K)) if lo < K)
 
 
@@ -409,8 +413,9 @@ class SampleState:
         # scores of the candidates that may be drawn only (the rest are masked anyway)
         ri, ki = torch.nonzero(ptr_mask, as_tuple=True)
         q, jk = self.model.ptr_q(h[rows])[ri], jc[ki]
-        scores = self.model.pointer_scores(q, self.kptr[rows[ri], jk], jk == last[ri], deg[ri, ki], ki)
-        logits = torch.zeros(len(rows), self.M, device=self.dev).index_put_((ri, ki), scores.float())
+        kp, is_last = self.kptr[rows[ri], jk], jk == last[ri]
+        scores = self.model.pointer_scores(q, kp, is_last, deg[ri, ki], ki).float()
+        logits = torch.zeros(len(rows), self.M, device=self.dev).index_put_((ri, ki), scores)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
@@ -446,7 +451,8 @@ class SampleState:
         Trying angles one after another, each failed one masked, is sampling angles without
         replacement; so the tries' angles are drawn at once as the top ``max_tries`` of one
         Gumbel-perturbed draw, and their distance draws and rule checks run together, in rounds
-        of 1, 3 and 4 tries (most children take their first angle). The first angle that works is kept, as before.
+        of 1, 3 and 4 tries (most children take their first angle). The first angle that
+        works is kept, as before.
         """
         bn = self.model.config.binning
         A, D, K = bn.angle_bins, bn.dist_bins, min(self.cfg.max_tries, bn.angle_bins)
@@ -474,10 +480,11 @@ class SampleState:
             dlog = self.model.dist_logits(ctx[todo].repeat_interleave(k, 0), a)
             # the uniforms of these tries only: elements lo*D .. hi*D of the (K, D) draws
             keys = self.keys[rows[todo]]
-            u_d = uniforms_at(keys, t, (SITE_DIST, i), torch.arange(lo * D, hi * D, device=self.dev)[None])
-            kd = categorical(dlog, dmask, u_d.reshape(R * k, D), self.T)
-            u = uniforms_at(keys, t, (SITE_DIST, i, 1), torch.arange(2 * lo, 2 * hi, device=self.dev)[None])
-            u = u.reshape(R * k, 2)
+            el_d = torch.arange(lo * D, hi * D, device=self.dev)[None]
+            u_d = uniforms_at(keys, t, (SITE_DIST, i), el_d).reshape(R * k, D)
+            kd = categorical(dlog, dmask, u_d, self.T)
+            el_x = torch.arange(2 * lo, 2 * hi, device=self.dev)[None]
+            u = uniforms_at(keys, t, (SITE_DIST, i, 1), el_x).reshape(R * k, 2)
             th2 = ref_r + (a + u[:, 0]) * bn.dtheta
             r = torch.exp(bn.log_r_min + (kd.clamp(min=0) + u[:, 1]) * bn.dlogr)
             origin = self.pos[rr, pr]
