@@ -10,7 +10,8 @@ process and its workers), tiles per CPU-second and the peak RSS of the largest p
         [--busy] [--device cpu|cuda]
 
 ``--base`` is a checkout of the code to compare with (``git worktree add ../h3-base dfc0d79``);
-it runs with ``PYTHONPATH`` set to it. ``--busy`` repeats the runs beside a busy loop.
+it runs with ``PYTHONPATH`` set to it and the same ``--workers`` (a base without that option
+cannot be compared this way). ``--busy`` repeats the runs beside a busy loop.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def main() -> None:
     args = ap.parse_args()
     configs = [("new", ROOT, args.workers), ("new_1_worker", ROOT, 1)]
     if args.base:
-        configs.insert(1, ("old", Path(args.base).resolve(), None))
+        # the same worker processes as the new code: the ratio is the code's, not the workers'
+        configs.insert(1, ("old", Path(args.base).resolve(), args.workers))
     rows = []
     for n in args.n:
         for busy in (False, True) if args.busy else (False,):

@@ -118,14 +118,32 @@ def test_padding_does_not_change_a_tile(seqs):
 
 
 @pytest.mark.parametrize("backbone", ["transformer", "gru"])
-def test_incremental_backbone_matches_full(backbone):
+@pytest.mark.parametrize("T", [9, 150])  # 150: the key/value buffers grow twice (64, 130)
+def test_incremental_backbone_matches_full(backbone, T):
     model = _model(backbone=backbone)
-    x = torch.randn(3, 9, model.config.d_model)
+    x = torch.randn(3, T, model.config.d_model)
     with torch.no_grad():
         full = model.backbone(x)
         cache = model.new_cache()
-        steps = [model.backbone(x[:, t : t + 1], cache, start=t) for t in range(9)]
+        steps = [model.backbone(x[:, t : t + 1], cache, start=t) for t in range(T)]
     torch.testing.assert_close(torch.cat(steps, 1), full, rtol=1e-4, atol=1e-5)
+
+
+def test_cache_rows_can_be_selected_mid_sequence():
+    """Dropping and copying rows of the cache (finished tiles, resampled particles) continues
+    each kept row exactly as if it had run alone."""
+    model = _model()
+    x = torch.randn(3, 80, model.config.d_model)
+    index = torch.tensor([2, 0, 2])
+    with torch.no_grad():
+        full = model.backbone(x[index])
+        cache = model.new_cache()
+        for t in range(70):
+            model.backbone(x[:, t : t + 1], cache, start=t)
+        for layer in cache:
+            layer.select(index)
+        steps = [model.backbone(x[index, t : t + 1], cache, start=t) for t in range(70, 80)]
+    torch.testing.assert_close(torch.cat(steps, 1), full[:, 70:], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("remaining", [4.0, 2.5, 0.3])

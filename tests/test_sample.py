@@ -1,6 +1,7 @@
 """Sampling: hard constraints hold for every layout, seeds reproduce, prefixes are kept."""
 
 import itertools
+import math
 
 import networkx as nx
 import numpy as np
@@ -164,3 +165,19 @@ def test_reindex_copies_rows(model):
     pb = [(round(d["x"], 6), round(d["y"], 6)) for _, d in sorted(b.nodes(data=True))][:10]
     assert pa == pb
     assert sorted(a.edges) != sorted(b.edges)
+
+
+def test_ray_bins_inside_intervals_match_the_pairwise_test():
+    """The binary-search interval test of the ray masks gives exactly the pairwise answer,
+    with empty intervals (inf, -inf) and bin values on an interval's ends."""
+    from citygen.sampling.state import _in_any_interval
+
+    g = torch.Generator().manual_seed(0)
+    r = torch.exp(torch.linspace(-7, 0.4, 64))
+    lo = torch.rand(50, 30, generator=g) * 1.5 - 0.2
+    hi = lo + torch.rand(50, 30, generator=g) * 0.3
+    lo[:, :5], hi[:, :5] = math.inf, -math.inf  # nodes off the ray
+    lo[:, 5], hi[:, 6] = r[10], r[20]  # ends exactly on bin values (open intervals)
+    want = ((r[None, :, None] > lo[:, None]) & (r[None, :, None] < hi[:, None])).any(-1)
+    assert torch.equal(_in_any_interval(r, lo, hi), want)
+    assert not _in_any_interval(r, lo[:, :0], hi[:, :0]).any()  # no nodes yet

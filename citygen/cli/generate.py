@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="--area: longest straight street (m) that joins separate pieces; 0: off",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--batch-size", type=integer, default=64, help="tiles sampled together")
+    p.add_argument(
+        "--batch-size", type=integer, default=256, help="tiles sampled together (per process)"
+    )
     p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
     p.add_argument("--min-dist", type=finite, default=10.0, help="least node distance, m")
     p.add_argument("--temperature", type=finite, default=1.0, help="sampling temperature")

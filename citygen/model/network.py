@@ -152,6 +152,40 @@ class Fourier(nn.Module):
         return torch.cat([feats, xy], dim=-1)
 
 
+class KVCache:
+    """Keys and values of one attention layer during incremental decoding.
+
+    Preallocated buffers ``(B, heads, capacity, d_head)`` that double when full, so a step
+    writes its new keys in place instead of copying the whole cache (``torch.cat``), which
+    cost a sampling step time proportional to the steps so far.
+    """
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+        self.n = 0  # steps held
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add ``T`` steps ``(B, heads, T, d_head)``; return all held keys and values (views)."""
+        T = k.shape[2]
+        if self.k is None or self.n + T > self.k.shape[2]:
+            cap = max(64, 2 * (self.n + T))
+            grown = [z.new_empty(*z.shape[:2], cap, z.shape[3]) for z in (k, v)]
+            if self.k is not None:
+                grown[0][:, :, : self.n] = self.k[:, :, : self.n]
+                grown[1][:, :, : self.n] = self.v[:, :, : self.n]
+            self.k, self.v = grown
+        self.k[:, :, self.n : self.n + T] = k
+        self.v[:, :, self.n : self.n + T] = v
+        self.n += T
+        return self.k[:, :, : self.n], self.v[:, :, : self.n]
+
+    def select(self, index: Tensor) -> None:
+        """Keep rows ``index (B',)`` of the batch (in that order, copies allowed)."""
+        if self.k is not None:
+            self.k, self.v = self.k[index], self.v[index]
+
+
 class Block(nn.Module):
     """Pre-norm causal self-attention block with an optional key/value cache."""
 
@@ -165,16 +199,13 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
         self.dropout = dropout
 
-    def forward(self, x: Tensor, cache: dict | None = None) -> Tensor:
+    def forward(self, x: Tensor, cache: KVCache | None = None) -> Tensor:
         """``x``: ``(B, T, d)``; with ``cache``, ``T`` new steps are appended to it."""
         B, T, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
         q, k, v = (z.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for z in (q, k, v))
         if cache is not None:
-            if "k" in cache:
-                k = torch.cat([cache["k"], k], dim=2)
-                v = torch.cat([cache["v"], v], dim=2)
-            cache["k"], cache["v"] = k, v
+            k, v = cache.append(k, v)
             causal = T > 1
         else:
             causal = True
@@ -292,7 +323,9 @@ class LayoutModel(nn.Module):
 
     def new_cache(self) -> list:
         """An empty incremental-decoding cache for :meth:`backbone`."""
-        return [{} for _ in range(self.config.n_layers)] if self.config.backbone == "transformer" else []
+        if self.config.backbone == "transformer":
+            return [KVCache() for _ in range(self.config.n_layers)]
+        return []
 
     # ----------------------------------------------------------------------------- heads
     def start_token(self, B: int, style: Tensor | None = None) -> Tensor:
@@ -324,10 +357,19 @@ class LayoutModel(nn.Module):
         (projected before gathering, to save memory); ``is_last`` and ``deg`` ``(..., M)``
         integer state. Returns ``(..., M)``.
         """
-        M = kp.shape[-2]
-        off = torch.arange(M, device=h.device).clamp(max=self.config.window)
+        off = torch.arange(kp.shape[-2], device=h.device)
+        return self.pointer_scores(self.ptr_q(h).unsqueeze(-2), kp, is_last, deg, off)
+
+    def pointer_scores(
+        self, q: Tensor, kp: Tensor, is_last: Tensor, deg: Tensor, off: Tensor
+    ) -> Tensor:
+        """Pointer scores from a query ``q = ptr_q(h)`` against candidates at offsets ``off``.
+
+        See :meth:`pointer_logits`; the sampler calls it on the (row, candidate) pairs that may
+        be drawn only, ``(P, dp)``.
+        """
         state = is_last.long() * 16 + deg.clamp(0, 15)
-        z = self.ptr_q(h).unsqueeze(-2) + kp + self.ptr_state(state) + self.ptr_off(off)
+        z = q + kp + self.ptr_state(state) + self.ptr_off(off.clamp(max=self.config.window))
         return self.ptr_out(F.gelu(z)).squeeze(-1)
 
     def parent_context(self, h: Tensor, key_p: Tensor, pos_p: Tensor, ref: Tensor, sectors: Tensor) -> Tensor:

@@ -71,10 +71,13 @@ class _Layout:
     def __init__(self, G: nx.Graph) -> None:
         self.nodes = list(G.nodes)
         self.index = {n: i for i, n in enumerate(self.nodes)}
-        self.xy = np.array([_xy(G, n) for n in self.nodes]).reshape(-1, 2)
+        xy = [(d["x"], d["y"]) for _, d in G.nodes(data=True)]
+        self.xy = np.array(xy, dtype=float).reshape(-1, 2)
         self.edges = list(G.edges)
-        e = np.array([(self.index[u], self.index[v]) for u, v in self.edges], dtype=np.int64).reshape(-1, 2)
-        self.a, self.b = self.xy[e[:, 0]], self.xy[e[:, 1]]
+        index = self.index
+        ends = [(index[u], index[v]) for u, v in self.edges]
+        self.ends = np.array(ends, dtype=np.int64).reshape(-1, 2)  # (E, 2) rows of xy
+        self.a, self.b = self.xy[self.ends[:, 0]], self.xy[self.ends[:, 1]]
 
 
 def _angle_ok(G: nx.Graph, at: np.ndarray, nbrs: list[np.ndarray], to: np.ndarray, min_angle: float) -> bool:
@@ -90,13 +93,19 @@ def _street_ok(G: nx.Graph, L: _Layout, v: int, p: np.ndarray, q: np.ndarray, ig
     """Whether a new street p (node v) - q keeps the rules; ``ignore`` edges, ``ends`` nodes exempt."""
     if np.linalg.norm(q - p) < _EPS:
         return False
-    keep = np.array([e not in ignore and (e[1], e[0]) not in ignore for e in L.edges], dtype=bool)
-    touch = np.array([e[0] in ends or e[1] in ends for e in L.edges], dtype=bool)
+    i, j = L.ends[:, 0], L.ends[:, 1]
+    keep = np.ones(len(L.edges), dtype=bool)
+    for x, y in ignore:  # an ignored edge, either way round
+        if x in L.index and y in L.index:
+            ix, iy = L.index[x], L.index[y]
+            keep &= ~(((i == ix) & (j == iy)) | ((i == iy) & (j == ix)))
+    end_ids = [L.index[n] for n in ends if n in L.index]
+    touch = np.isin(i, end_ids) | np.isin(j, end_ids)
     if keep.any() and _crosses(p, q, L.a[keep & ~touch], L.b[keep & ~touch]).any():
         return False
     if (keep & ~touch).any() and (_seg_dist(q, L.a[keep & ~touch], L.b[keep & ~touch]) < cfg["clearance"]).any():
         return False  # the new end must not touch another street
-    others = np.array([n not in ends for n in L.nodes], dtype=bool)
+    others = ~np.isin(np.arange(len(L.nodes)), end_ids)
     if others.any() and (_seg_dist_points(L.xy[others], p, q) < cfg["clearance"]).any():
         return False
     # a street that shares an end with another must not run along it
@@ -135,7 +144,7 @@ def _try_join_point(G: nx.Graph, L: _Layout, v: int, k: int, s: float, cfg: dict
         return _try_join_node(G, L, v, a_id, cfg)
     if np.linalg.norm(x - b) < cfg["min_dist"]:
         return _try_join_node(G, L, v, b_id, cfg)
-    others = np.array([n != v for n in L.nodes], dtype=bool)
+    others = np.arange(len(L.nodes)) != L.index[v]
     if (np.linalg.norm(L.xy[others] - x, axis=1) < cfg["min_dist"]).any():
         return False
     p = _xy(G, v)
@@ -201,7 +210,7 @@ def snap_dead_ends(G: nx.Graph, snap: float = 25.0, min_dist: float = 10.0, clea
         u = next(iter(H.neighbors(v)))
         d = p - _xy(H, u)
         d = d / max(float(np.linalg.norm(d)), _EPS)
-        incident = np.array([v in e for e in L.edges], dtype=bool)
+        incident = (L.ends == L.index[v]).any(1)
         t, s = _ray_hit(p, d, L.a, L.b)
         t[incident] = np.inf
         k = int(np.argmin(t)) if len(t) else -1

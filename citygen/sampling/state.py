@@ -37,10 +37,36 @@ from citygen.sampling.rules import (
     perimeter_coord,
     perimeter_xy,
     uniforms,
+    uniforms_at,
 )
 from data_prep.order import Sequence
 
 __all__ = ["K_NBR", "MARGIN", "SampleState", "categorical"]
+
+def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
+    """Whether each sorted value ``r (D,)`` lies inside an open interval ``(lo, hi)`` of a row.
+
+    ``lo, hi (R, n)`` -> ``(R, D)``.
+
+    The same as ``((r > lo) & (r < hi)).any(-1)`` over an ``(R, D, n)`` tensor, but each
+    interval is located by binary search and marked by a running sum: ``O(R (n + D))``.
+    """
+    start = torch.searchsorted(r, lo, right=True)  # first value > lo
+    end = torch.searchsorted(r, hi)  # first value >= hi
+    real = (start < end).int()
+    count = torch.zeros(lo.shape[0], r.shape[0] + 1, dtype=torch.int32, device=r.device)
+    count.scatter_add_(-1, start, real).scatter_add_(-1, end, -real)
+    return count.cumsum(-1)[:, :-1] > 0
+
+
+def _rounds(K: int) -> tuple[tuple[int, int], ...]:
+    """Angle tries checked together, ``(first, end)`` per round.
+
+    Most children take their first angle, so it is checked alone, then the next three, then
+    the rest.
+    """
+    return tuple((lo, min(hi, K)) for lo, hi in ((0, 1), (1, 4), (4, K)) if lo < K)
+
 
 class SampleState:
     """Tensors of ``B`` tiles under construction, and the decisions of one step."""
@@ -114,8 +140,7 @@ class SampleState:
         self.B = int(index.shape[0])
         if self.model.config.backbone == "transformer":
             for layer in self.cache:
-                for key in list(layer):
-                    layer[key] = layer[key][index].clone()
+                layer.select(index)
         else:
             self.cache[:] = [h[:, index].clone() for h in self.cache]
 
@@ -163,9 +188,8 @@ class SampleState:
 
     def step_features(self, t: int) -> Tensor:
         """Step-state features ``(B, N_STATE)``, as :func:`citygen.model.batch.step_state`."""
-        before = torch.arange(self.N, device=self.dev)[None, :] < t
-        loose = (self.deg == 0) & before
-        loose_border = (loose & (self.types == BORDER)).sum(-1)
+        loose = self.deg[:, :t] == 0  # the nodes so far only
+        loose_border = (loose & (self.types[:, :t] == BORDER)).sum(-1)
         queue = (t - 1 - self.last_parent).clamp(min=0)
         steps = torch.full_like(queue, t)
         counts = torch.log1p(torch.stack([loose_border, loose.sum(-1), queue, steps], -1).float())
@@ -192,9 +216,12 @@ class SampleState:
 
     def choose_type(self, t: int, h: Tensor) -> Tensor:
         """Draw the step type under the structural masks (and prefixes, and capacity)."""
-        self.border_bins = self._border_bins(t)
         ones = torch.ones(self.B, dtype=torch.bool, device=self.dev)
-        cols = [self.all_border & self.border_bins[0].any(-1), ones & (t > 0), ones, ones]
+        border = torch.zeros_like(ones)
+        if bool(self.all_border.any()):  # past the border phase of every tile: no bins needed
+            self.border_bins = self._border_bins(t)
+            border = self.all_border & self.border_bins[0].any(-1)
+        cols = [border, ones & (t > 0), ones, ones]
         if self.split:
             self.split_cands = self._split_candidates(t, torch.arange(self.B, device=self.dev))
             cols.append(self.split_cands[0].any(-1))
@@ -381,9 +408,14 @@ class SampleState:
         j = t - 1 - torch.arange(self.M, device=self.dev)
         valid, jc = j >= 0, j.clamp(min=0)
         last = self.last_parent[rows]
-        deg = self.deg[rows][:, jc]
+        deg = self.deg[rows[:, None], jc[None]]  # (R, M), gathered without copying all N
         ptr_mask = valid[None] & (jc[None] >= last[:, None]) & (deg < K_NBR)  # room for a street
-        logits = self.model.pointer_logits(h[rows], self.kptr[rows][:, jc], jc[None] == last[:, None], deg)
+        # scores of the candidates that may be drawn only (the rest are masked anyway)
+        ri, ki = torch.nonzero(ptr_mask, as_tuple=True)
+        q, jk = self.model.ptr_q(h[rows])[ri], jc[ki]
+        kp, is_last = self.kptr[rows[ri], jk], jk == last[ri]
+        scores = self.model.pointer_scores(q, kp, is_last, deg[ri, ki], ki).float()
+        logits = torch.zeros(len(rows), self.M, device=self.dev).index_put_((ri, ki), scores)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         parent = torch.zeros(len(rows), dtype=torch.long, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
@@ -418,8 +450,9 @@ class SampleState:
 
         Trying angles one after another, each failed one masked, is sampling angles without
         replacement; so the tries' angles are drawn at once as the top ``max_tries`` of one
-        Gumbel-perturbed draw, and their distance draws and rule checks run together, in two
-        rounds (most children need few tries). The first angle that works is kept, as before.
+        Gumbel-perturbed draw, and their distance draws and rule checks run together, in rounds
+        of 1, 3 and 4 tries (most children take their first angle). The first angle that
+        works is kept, as before.
         """
         bn = self.model.config.binning
         A, D, K = bn.angle_bins, bn.dist_bins, min(self.cfg.max_tries, bn.angle_bins)
@@ -430,12 +463,9 @@ class SampleState:
         order = g.masked_fill(conflict.any(-1), -math.inf).topk(K, -1)
         tries, usable = order.indices, order.values > -math.inf  # (R, K): the angles in order
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
-        u_d = self._u(rows, t, (SITE_DIST, i), (K, D))
-        u_x = self._u(rows, t, (SITE_DIST, i, 1), (K, 2))
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        first = (K + 1) // 2
-        for lo, hi in ((0, first), (first, K)):
+        for lo, hi in _rounds(K):
             todo = torch.nonzero(~ok & usable[:, lo:hi].any(-1)).squeeze(-1)
             if todo.numel() == 0 or hi <= lo:
                 continue
@@ -448,16 +478,25 @@ class SampleState:
             direction = torch.stack([th.cos(), th.sin()], -1)
             dmask = self._ray_ok(rr, pr, direction, r_c, t)
             dlog = self.model.dist_logits(ctx[todo].repeat_interleave(k, 0), a)
-            kd = categorical(dlog, dmask, u_d[todo, lo:hi].reshape(R * k, D), self.T)
-            u = u_x[todo, lo:hi].reshape(R * k, 2)
+            # the uniforms of these tries only: elements lo*D .. hi*D of the (K, D) draws
+            keys = self.keys[rows[todo]]
+            el_d = torch.arange(lo * D, hi * D, device=self.dev)[None]
+            u_d = uniforms_at(keys, t, (SITE_DIST, i), el_d).reshape(R * k, D)
+            kd = categorical(dlog, dmask, u_d, self.T)
+            el_x = torch.arange(2 * lo, 2 * hi, device=self.dev)[None]
+            u = uniforms_at(keys, t, (SITE_DIST, i, 1), el_x).reshape(R * k, 2)
             th2 = ref_r + (a + u[:, 0]) * bn.dtheta
             r = torch.exp(bn.log_r_min + (kd.clamp(min=0) + u[:, 1]) * bn.dlogr)
             origin = self.pos[rr, pr]
             exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
             centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
-            both = self._point_ok(rr.repeat(2), pr.repeat(2), torch.cat([exact, centre]), t)
             drawn = (kd >= 0) & usable[todo, lo:hi].reshape(-1)
-            good_e, good_c = both[: R * k] & drawn, both[R * k :] & drawn
+            good_e = self._point_ok(rr, pr, exact, t) & drawn
+            # the bin centre is the fallback of a drawn bin whose exact point fails only
+            good_c = torch.zeros_like(good_e)
+            redo = torch.nonzero(drawn & ~good_e).squeeze(-1)
+            if redo.numel():
+                good_c[redo] = self._point_ok(rr[redo], pr[redo], centre[redo], t)
             good = (good_e | good_c).view(R, k)
             pick = good.float().argmax(-1)  # the first try that works
             at = torch.arange(R, device=self.dev) * k + pick
@@ -503,7 +542,7 @@ class SampleState:
         inside = ((pts > MARGIN) & (pts < 1 - MARGIN)).all(-1)
         nodes = self.pos[rows, :t]
         lo, hi = geo.ray_blocked_intervals(origin, direction, nodes, self.md)
-        near = ((r_c[None, :, None] > lo[:, None]) & (r_c[None, :, None] < hi[:, None])).any(-1)
+        near = _in_any_interval(r_c, lo, hi)
         not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
         lo_c, hi_c = geo.ray_blocked_intervals(origin, direction, nodes, self.clr)
         pass_by = torch.where(not_p & (hi_c > 0), lo_c.clamp(min=0), torch.full_like(lo_c, math.inf)).min(-1).values
