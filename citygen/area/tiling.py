@@ -277,7 +277,8 @@ def generate_area(
     networkx.Graph
         Layout-style graph in the area frame (metres, origin at the south-west corner): node
         ``x``, ``y``, ``border`` (the street leaves the area here) and ``seam`` (a street crossing
-        an inner tile border); edge ``highway``, ``length``. Graph attributes: ``width_m``,
+        an inner tile border); edge ``highway``, ``length``, ``connector`` and ``reclassed`` (see
+        :mod:`citygen.area.connect`). Graph attributes: ``width_m``,
         ``height_m``, ``area_tile_m``, ``tile_size`` (side of the square holding the area, for
         the exporters), ``seed`` and ``stats`` (:class:`AreaStats`).
     """
@@ -343,6 +344,9 @@ def generate_area(
             A, connect, cfg.min_dist, cfg.clearance, cfg.min_angle
         )
     area.stats.reclassed = open_through_access_roads(A)
+    for *_, d in A.edges(data=True):  # every street says whether it is one (for the exports)
+        d.setdefault("connector", False)
+        d.setdefault("reclassed", False)
     lengths = [(d["length"], bool(d.get("connector"))) for *_, d in A.edges(data=True)]
     area.stats.connector_m = sum(v for v, c in lengths if c)
     area.stats.length_m = sum(v for v, _ in lengths)
