@@ -196,6 +196,7 @@ def write_candidates(
             "candidate": k,
             "seed": c.seed,
             "tries": c.tries,
+            "style_windows": c.style_windows,
             "fixed_nodes": len(c.fixed),
             "unjoined": len(c.unjoined),
             "components": nx.number_connected_components(c.graph),

@@ -115,6 +115,12 @@ def test_keep_existing_keeps_inner_streets_and_joins_new_ones_to_them(region, co
     assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)
 
 
+def test_new_streets_are_drawn_in_the_style_of_the_surroundings(candidates):
+    for c in candidates:
+        assert c.style_windows > 0
+        assert c.values["connector_share"] < 0.5  # the model drew most of the new streets
+
+
 def test_no_more_components_than_the_context(context, candidates):
     for c in candidates:
         assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)
