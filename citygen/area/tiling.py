@@ -286,6 +286,7 @@ def generate_area(
     from citygen.area.crop import crop
     from citygen.area.repair import drop_clearance_breaks
     from citygen.area.sampler import SampleConfig, sample_closed
+    from citygen.area.styles import area_field, in_frame
 
     cfg = config or SampleConfig()
     tile = float(model.config.tile_size)
@@ -297,11 +298,23 @@ def generate_area(
     area = _Area(cols, rows, tile, cfg)
     t0 = time.perf_counter()
     reach = max(cfg.min_dist, cfg.clearance) + 1.0
+    field = area_field(model, cfg, seed)
     for d, front in enumerate(wavefronts(cols, rows)):
         slots = [TileSlot.at(c, r, tile) for c, r in front]
         fixed = [area.fixed(s) for s in slots]
         prefixes = [border_prefix(pos, tile) for _, pos in fixed for _ in range(candidates)]
         floors = [float(len(s.fixed_sides)) for s in slots for _ in range(candidates)]
+        styles = (
+            np.array(
+                [
+                    in_frame(field.style(s.col, s.row), s.transpose)
+                    for s in slots
+                    for _ in range(candidates)
+                ]
+            )
+            if field is not None
+            else None
+        )
         pool = sample_closed(
             model,
             prefixes,
@@ -310,6 +323,7 @@ def generate_area(
             device=device,
             batch_size=batch_size,
             config=cfg,
+            styles=styles,
         )
         area.stats.samples += len(pool)
         for i, (slot, (ids, _)) in enumerate(zip(slots, fixed, strict=True)):
