@@ -4,12 +4,16 @@ Issue 13: every street crossing the site boundary joined; no new street crossing
 the merged network has no more components than the context. Also the time, and how much of the
 new street length is straight joining streets (connectors) rather than sampled streets.
 
-    python bench/infill.py [--osm ../shared/data/osm/milan.osm.pbf] [--n 4]
+    python bench/infill.py [--osm ../shared/data/osm/milan.osm.pbf] [--n 4] [--cache FILE]
+
+``--cache FILE`` keeps the cleaned context in a pickle (reading and cleaning Milan takes minutes),
+so runs before and after a change compare the same context quickly.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 from pathlib import Path
 
@@ -42,18 +46,48 @@ def crossings_of_real(G: nx.Graph) -> int:
     return bad
 
 
+def lengths(G: nx.Graph, fixed: list) -> dict[str, float]:
+    """Metres of new street drawn by the model and of joining streets (connectors).
+
+    ``crossing_joins_m`` is the part of ``joined_m`` that ends at a crossing street's fixed node.
+    """
+    new = [(u, v, d) for u, v, d in G.edges(data=True) if d.get("generated")]
+    joins = [(u, v, d) for u, v, d in new if d.get("connector")]
+    joined = sum(d["length"] for *_, d in joins)
+    at_fixed = sum(d["length"] for u, v, d in joins if {u, v} & set(fixed))
+    drawn = sum(d["length"] for *_, d in new) - joined
+    return {
+        "drawn_m": round(drawn, 1),
+        "joined_m": round(joined, 1),
+        "crossing_joins_m": round(at_fixed, 1),
+    }
+
+
+def load_region(osm: str, cache: str | None):
+    """Read and clean an OSM file, through a pickle cache if one is given."""
+    from data_prep.clean import clean
+    from data_prep.prepare import Source
+
+    if cache and Path(cache).is_file():
+        return pickle.loads(Path(cache).read_bytes())
+    region = clean(Source("file", osm, Path(osm).stem).load())
+    if cache:
+        Path(cache).write_bytes(pickle.dumps(region))
+    return region
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--osm", default=str(CORPUS / "milan.osm.pbf"))
     ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--cache", default=None, help="pickle of the cleaned context")
+    ap.add_argument("--name", default="infill", help="result file bench/results/NAME.json")
     args = ap.parse_args()
-    from citygen.model.checkpoint import load_model
     from citygen.infill import context_graph, infill
-    from data_prep.clean import clean
-    from data_prep.prepare import Source
+    from citygen.model.checkpoint import load_model
 
     t0 = time.perf_counter()
-    region = clean(Source("file", args.osm, Path(args.osm).stem).load())
+    region = load_region(args.osm, args.cache)
     context = context_graph(region)
     t_load = time.perf_counter() - t0
     site = l_site(region.xy)
@@ -77,18 +111,22 @@ def main() -> None:
                 "new_crossing_real": crossings_of_real(c.graph),
                 "components": nx.number_connected_components(c.graph),
                 "context_components": limit,
+                **lengths(c.graph, c.fixed),
                 "values": {k: round(v, 4) for k, v in c.values.items()},
             }
         )
         print(
             f"  seed {c.seed} ({c.tries} draws): {joined}/{len(c.fixed)} crossings joined, "
             f"{rows[-1]['new_crossing_real']} crossings of real streets, components "
-            f"{rows[-1]['components']} (context {limit}), connector share "
+            f"{rows[-1]['components']} (context {limit}), drawn {rows[-1]['drawn_m']:.0f} m, "
+            f"joined {rows[-1]['joined_m']:.0f} m "
+            f"({rows[-1]['crossing_joins_m']:.0f} m at crossings), "
+            f"connector share "
             f"{c.values['connector_share']:.2f}"
         )
     print(f"load+clean {t_load:.1f} s, infill of {args.n} candidates {t_infill:.1f} s")
     save(
-        "infill",
+        args.name,
         {
             "osm": Path(args.osm).name,
             "site_km2": round(site.area / 1e6, 3),

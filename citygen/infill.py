@@ -7,10 +7,13 @@ local UTM zone that :func:`data_prep.clean.clean` chooses):
    crossing the boundary ends there in a *fixed* node, the parts inside are removed (kept with
    ``keep_existing``);
 2. the model generates a network over the site's bounding box (:func:`citygen.generate_area`),
-   masked to the site shrunk by ``min_dist`` (so new nodes keep the rules against real ones);
+   in the style of the real streets around the site (a style model's styles drawn from
+   windows of the context, :mod:`citygen.area.surroundings`), masked to the site shrunk by
+   ``min_dist`` (so new nodes keep the rules against real ones);
    with ``keep_existing``, new nodes and streets too close to real ones are dropped;
 3. every fixed node is joined to the new streets by the shortest straight street inside the
-   site that keeps the hard rules (or, failing that, to another fixed node); pieces of new
+   site that keeps the hard rules, at a new node or a T-junction on a new street (or, failing
+   that, to another fixed node; :mod:`citygen.area.crossings`); pieces of new
    streets are joined by connectors inside the site (:mod:`citygen.area.connect`); new pieces
    that still reach no real street are dropped.
 
@@ -28,14 +31,13 @@ import numpy as np
 import shapely
 import shapely.prepared
 
-from citygen.area.connect import _angle_ok, _Index, _segment_ok, connect_pieces
+from citygen.area.connect import connect_pieces
+from citygen.area.crossings import JOIN_M, join_fixed
 from citygen.errors import InputDataError, UsageError
 from citygen.layout import ROAD_CLASSES, add_street
 
 #: Largest site, km2.
 MAX_SITE_KM2 = 25.0
-#: Longest street that joins a fixed node to the new streets, metres.
-JOIN_M = 500.0
 #: Draws per candidate until every crossing street is joined and the merged network has no
 #: more components than the context (the last draw is kept either way, and reported).
 TRIES = 4
@@ -54,6 +56,7 @@ class Candidate:
     values: dict[str, float] = field(default_factory=dict)
     score: float | None = None
     tries: int = 1
+    style_windows: int = 0
 
 
 def context_graph(region: Any) -> nx.Graph:
@@ -238,53 +241,6 @@ def _drop_conflicts(M: nx.Graph, gen: set, cfg: Any) -> None:
     M.remove_edges_from(bad)
 
 
-def join_fixed(
-    M: nx.Graph, fixed: list[int], gen: set, site: shapely.Geometry, cfg: Any
-) -> list[int]:
-    """Join each fixed node to the new streets by a straight street inside the site.
-
-    Returns
-    -------
-    list of int
-        Fixed nodes that could not be joined.
-    """
-    region = shapely.prepared.prep(site.buffer(1e-6))
-    ix = _Index(M)
-    pos = {n: i for i, n in enumerate(ix.nodes)}
-    targets = [n for n in gen if n in M]
-    txy = np.array([ix.xy[pos[n]] for n in targets]).reshape(-1, 2)
-    left = []
-    for f in fixed:
-        p = ix.xy[pos[f]]
-        order = np.argsort(np.hypot(*(txy - p).T)) if len(txy) else []
-        others = sorted(
-            (o for o in fixed if o != f), key=lambda o: float(np.linalg.norm(ix.xy[pos[o]] - p))
-        )
-        done = False
-        for n in [targets[int(i)] for i in order] + others:
-            q = ix.xy[pos[n]]
-            dist = float(np.linalg.norm(q - p))
-            if dist > JOIN_M and n not in gen:
-                break
-            if dist > JOIN_M or dist < cfg.min_dist or M.degree(n) >= 8 or M.has_edge(f, n):
-                continue
-            seg = shapely.LineString([p, q])
-            if not region.covers(seg):
-                continue
-            if not (_angle_ok(M, f, q, cfg.min_angle) and _angle_ok(M, n, p, cfg.min_angle)):
-                continue
-            if not _segment_ok(ix, f, n, p, q, cfg.clearance):
-                continue
-            add_street(M, f, n, next(iter(M.edges(f, data="highway")), (0, 0, "residential"))[2])
-            M.edges[f, n].update(generated=True, connector=True)
-            ix.added.append((f, n, p, q))
-            done = True
-            break
-        if not done and M.degree(f) < 2:
-            left.append(f)
-    return left
-
-
 def infill_candidate(
     model: Any,
     context: nx.Graph,
@@ -334,6 +290,27 @@ def infill_candidate(
     return Candidate(M, seed, fixed, unjoined)
 
 
+def surroundings_style(
+    model: Any, cfg: Any, context: nx.Graph, site: shapely.Geometry
+) -> tuple[Any, int]:
+    """``cfg`` with the style bank of the real streets around the site, and its windows.
+
+    Unchanged (and 0 windows) for a model without style input, a config that names its own
+    style bank, or a context with no window of streets around the site.
+    """
+    from dataclasses import replace
+
+    from citygen.area.surroundings import style_bank_around
+
+    if not getattr(model.config, "style_dim", 0) or cfg.style_bank is not None:
+        return cfg, 0
+    bank = style_bank_around(context, site, float(model.config.tile_size))
+    if bank is None:
+        return cfg, 0
+    rows = tuple(tuple(float(v) for v in row) for row in bank)
+    return replace(cfg, style_bank=rows), len(rows)
+
+
 def site_layout(M: nx.Graph, site: shapely.Geometry) -> nx.Graph:
     """Return the new streets (and the fixed nodes they join) as a layout for objectives."""
     minx, miny, maxx, maxy = site.bounds
@@ -357,6 +334,7 @@ def infill(
     keep_existing: bool = False,
     objective: Any = None,
     config: Any = None,
+    surroundings: bool = True,
 ) -> list[Candidate]:
     """Generate ``n`` infill candidates for a site in a context network (same CRS, metres).
 
@@ -378,6 +356,10 @@ def infill(
         A :class:`citygen.objectives.Combination` to rank candidates by (best first).
     config
         A :class:`citygen.sampling.loop.SampleConfig`.
+    surroundings
+        For a style model, draw each tile's style from the real streets around the site
+        (:func:`citygen.area.surroundings.style_bank_around`) unless ``config`` names a style
+        bank; False draws from the model's own bank (its training tiles).
 
     Returns
     -------
@@ -393,6 +375,9 @@ def infill(
         raise UsageError(msg)
     cfg = config or SampleConfig()
     site = check_site(site, context)
+    windows = 0
+    if surroundings:
+        cfg, windows = surroundings_style(model, cfg, context, site)
     kept, fixed = cut_context(context, site, keep_existing, cfg.min_dist)
     limit = nx.number_connected_components(context)
     out = []
@@ -400,6 +385,7 @@ def infill(
         for attempt in range(TRIES):  # another draw if a crossing is left unjoined
             cand = infill_candidate(model, context, kept, fixed, site, seed + k + attempt * n, cfg)
             cand.tries = attempt + 1
+            cand.style_windows = windows
             if not cand.unjoined and nx.number_connected_components(cand.graph) <= limit:
                 break
         G = site_layout(cand.graph, site)

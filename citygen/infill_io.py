@@ -2,13 +2,16 @@
 
 Files, in ``out_dir``::
 
-    candidate_K/merged.{geojson,graphml,osm}   real + new streets (GeoJSON: ``generated``)
+    candidate_K/merged.{geojson,graphml,osm}   real + new streets, each flagged ``generated``
     candidate_K/new.{geojson,graphml,osm}      the new streets alone
     candidate_K/over_context.png               the new streets drawn over the real ones
     sheet.png                                  all candidates with their objective values
     candidates.json                            seeds, joins and objective values
 
-Candidates are numbered best first when an objective ranks them. The networks cover the site's
+Every street of every format carries ``generated`` (True for a new street, False for a real
+one; GraphML "True"/"False", OSM XML ``citygen:generated=yes``/``no``) and ``connector``
+(a straight joining street, not drawn by the model); see :mod:`export.streets`. Candidates
+are numbered best first when an objective ranks them. The networks cover the site's
 bounding box plus :data:`WINDOW_M` around it (real streets cut at the window's edge), placed at
 their real position (the context's CRS).
 """
@@ -76,21 +79,26 @@ def read_site(path: str | Path, crs: str) -> shapely.Geometry:
     return shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
-def _window(G: nx.Graph, site: shapely.Geometry, keep: set | None = None) -> nx.Graph:
-    """Copy of ``G`` cut to the site's box plus :data:`WINDOW_M`, in a frame for the exporters."""
+def _window(G: nx.Graph, site: shapely.Geometry, new_only: bool = False) -> nx.Graph:
+    """Copy of ``G`` cut to the site's box plus :data:`WINDOW_M`, in a frame for the exporters.
+
+    Edge flags ``generated`` and ``connector`` are kept (False where unset); ``new_only``
+    keeps the generated streets alone.
+    """
     from citygen.area.crop import crop
 
     minx, miny, maxx, maxy = site.bounds
     ox, oy = minx - WINDOW_M, miny - WINDOW_M
     w, h = maxx - minx + 2 * WINDOW_M, maxy - miny + 2 * WINDOW_M
     H = nx.Graph()
-    nodes = keep if keep is not None else set(G.nodes)
+    edges = [(u, v, d) for u, v, d in G.edges(data=True) if d.get("generated") or not new_only]
+    nodes = {n for u, v, _ in edges for n in (u, v)} if new_only else set(G.nodes)
     for n in nodes:
         d = G.nodes[n]
         H.add_node(n, x=d["x"] - ox, y=d["y"] - oy, border=False)
-    for u, v, d in G.edges(data=True):
-        if u in nodes and v in nodes:
-            H.add_edge(u, v, **d)
+    for u, v, d in edges:
+        flags = {"generated": bool(d.get("generated")), "connector": bool(d.get("connector"))}
+        H.add_edge(u, v, **{**d, **flags})
     crop(H, w, h, 0.0)
     H.graph.update(
         width_m=w,
@@ -102,22 +110,6 @@ def _window(G: nx.Graph, site: shapely.Geometry, keep: set | None = None) -> nx.
         reflect=False,
     )
     return H
-
-
-def _flag_generated(path: Path, H: nx.Graph) -> None:
-    """Add ``generated`` (and the generated metres) to each street of a merged GeoJSON file."""
-    from export.streets import chains, merge_coincident
-
-    fc = json.loads(path.read_text())
-    segs = chains(merge_coincident(H))
-    streets = [f for f in fc["features"] if f["properties"].get("kind") == "street"]
-    for feat, chain in zip(streets, segs, strict=True):
-        edges = list(zip(chain.nodes[:-1], chain.nodes[1:], strict=True))
-        gen = sum(H.edges[e]["length"] for e in edges if H.edges[e].get("generated"))
-        total = sum(H.edges[e]["length"] for e in edges)
-        feat["properties"]["generated"] = bool(gen >= total / 2)
-        feat["properties"]["generated_m"] = round(gen, 2)
-    atomic.write_text(path, json.dumps(fc, allow_nan=False, default=str) + "\n")
 
 
 def _draw(
@@ -181,14 +173,11 @@ def write_candidates(
     for k, cand in enumerate(cands):
         d = out / f"candidate_{k}"
         M = _window(cand.graph, site)
-        new_nodes = {x for e in cand.graph.edges if cand.graph.edges[e].get("generated") for x in e}
-        N = _window(cand.graph, site, new_nodes)
+        N = _window(cand.graph, site, new_only=True)
         meta = {**(metadata or {}), "seed": cand.seed, "objective_values": cand.values}
         if fmts:
-            files = write_area(M, d, fmts, None, meta, stem="merged")
-            if "geojson" in fmts:
-                _flag_generated(d / "merged.geojson", M)
-            written += files + write_area(N, d, fmts, None, meta, stem="new")
+            written += write_area(M, d, fmts, None, meta, stem="merged")
+            written += write_area(N, d, fmts, None, meta, stem="new")
         else:
             d.mkdir(exist_ok=True)
         fig = Figure(figsize=(6, 6.3))
@@ -207,6 +196,7 @@ def write_candidates(
             "candidate": k,
             "seed": c.seed,
             "tries": c.tries,
+            "style_windows": c.style_windows,
             "fixed_nodes": len(c.fixed),
             "unjoined": len(c.unjoined),
             "components": nx.number_connected_components(c.graph),

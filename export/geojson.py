@@ -14,6 +14,9 @@ Layout of a file (``layout_000.geojson``)::
         {"type": "Feature", "geometry": {"type": "Point", ...},
          "properties": {"kind": "junction", "node": 0, "degree": 1, "border": true}}]}
 
+Areas and infill candidates add their flags (see :mod:`export.streets`) as boolean properties:
+streets ``generated`` (infill), ``connector``, ``reclassed``, ``seam``; junctions ``seam``.
+
 Coordinates are WGS84 ``[longitude, latitude]`` in degrees at full double precision (no
 rounding, so every format of a layout carries the same numbers). One LineString per street
 segment between junctions (see :mod:`export.streets`), then one Point per junction. Features
@@ -37,8 +40,8 @@ from export.streets import Junction, Street, StreetNetwork, street_network
 META_MEMBER = "citygen"
 
 
-def _street_feature(street: Street) -> dict[str, Any]:
-    return {
+def _street_feature(street: Street, flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    feature = {
         "type": "Feature",
         "geometry": {"type": "LineString", "coordinates": [list(c) for c in street.coords]},
         "properties": {
@@ -51,10 +54,12 @@ def _street_feature(street: Street) -> dict[str, Any]:
             "name": "",
         },
     }
+    feature["properties"].update({f: f in street.flags for f in flags})
+    return feature
 
 
-def _junction_feature(junction: Junction) -> dict[str, Any]:
-    return {
+def _junction_feature(junction: Junction, flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    feature = {
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [junction.lon, junction.lat]},
         "properties": {
@@ -64,6 +69,8 @@ def _junction_feature(junction: Junction) -> dict[str, Any]:
             "border": junction.border,
         },
     }
+    feature["properties"].update({f: f in junction.flags for f in flags})
+    return feature
 
 
 def feature_collection(net: StreetNetwork) -> dict[str, Any]:
@@ -80,8 +87,8 @@ def feature_collection(net: StreetNetwork) -> dict[str, Any]:
         The FeatureCollection: street LineStrings, then junction Points, ``bbox`` and the
         metadata in the ``citygen`` foreign member.
     """
-    features = [_street_feature(s) for s in net.streets]
-    features += [_junction_feature(j) for j in net.junctions]
+    features = [_street_feature(s, net.street_flags) for s in net.streets]
+    features += [_junction_feature(j, net.junction_flags) for j in net.junctions]
     return {
         "type": "FeatureCollection",
         "bbox": list(net.bounds()),

@@ -11,7 +11,13 @@
   attributes as strings). Only junctions are nodes (see :mod:`export.streets`);
 - edges: every street segment twice, ``u -> v`` with ``reversed`` False and ``v -> u`` with
   ``reversed`` True, each with ``osmid`` (segment index), ``highway``, ``length`` (metres),
-  ``oneway`` False, ``name`` "" and its ``geometry`` (a LineString in the edge's direction).
+  ``oneway`` False, ``name`` "" and its ``geometry`` (a LineString in the edge's direction);
+- flags of areas and infill candidates (see :mod:`export.streets`): edge ``generated``,
+  ``connector``, ``reclassed``, ``seam`` and node ``seam``, the flags the network carries,
+  "True"/"False" like ``border``. osmnx converts only its own attributes, and crashes on a
+  GraphML boolean (it calls ``str.startswith`` on every value), so they are strings; read them
+  as booleans with ``ox.load_graphml(path, edge_dtypes=FLAG_DTYPES, node_dtypes=FLAG_DTYPES)``
+  (:data:`FLAG_DTYPES`).
 
 The XML is written directly (:func:`graphml_text`), as ``osmnx.save_graphml`` writes it
 (every value a string): 1 ms per tile instead of 17 ms plus 1.1 s of importing osmnx, which the
@@ -33,7 +39,7 @@ import shapely
 from citygen import atomic
 from citygen._version import __version__
 from export.geo import resolve_placement
-from export.streets import Junction, Street, StreetNetwork, street_network
+from export.streets import EDGE_FLAGS, NODE_FLAGS, Junction, Street, StreetNetwork, street_network
 
 
 def to_osmnx(net: StreetNetwork) -> nx.MultiDiGraph:
@@ -56,10 +62,12 @@ def to_osmnx(net: StreetNetwork) -> nx.MultiDiGraph:
         citygen=json.dumps(net.metadata, sort_keys=True, default=str),
     )
     for j in net.junctions:
-        G.add_node(j.id, y=j.lat, x=j.lon, street_count=j.degree, border=j.border)
+        flags = {f: f in j.flags for f in net.junction_flags}
+        G.add_node(j.id, y=j.lat, x=j.lon, street_count=j.degree, border=j.border, **flags)
     for s in net.streets:
         line = shapely.LineString(s.coords)
         common = {"osmid": s.id, "highway": s.highway, "oneway": False, "name": ""}
+        common |= {f: f in s.flags for f in net.street_flags}
         G.add_edge(s.u, s.v, **common, reversed=False, length=s.length_m, geometry=line)
         G.add_edge(s.v, s.u, **common, reversed=True, length=s.length_m, geometry=line.reverse())
     return G
@@ -69,14 +77,29 @@ def _as_bool(value: Any) -> bool:
     return value is True or str(value) == "True"
 
 
+#: ``edge_dtypes``/``node_dtypes`` for ``osmnx.load_graphml`` that read the flags as booleans.
+FLAG_DTYPES: dict[str, Any] = dict.fromkeys((*EDGE_FLAGS, *NODE_FLAGS), _as_bool)
+
+
+def _flags(data: dict[str, Any], names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for f in names if _as_bool(data.get(f, False)))
+
+
 def _street(u: int, v: int, data: dict[str, Any], G: nx.MultiDiGraph) -> Street:
     geom = data.get("geometry")
     if geom is not None:
         coords = tuple((float(x), float(y)) for x, y in shapely.get_coordinates(geom))
     else:
         coords = tuple((float(G.nodes[n]["x"]), float(G.nodes[n]["y"])) for n in (u, v))
+    flags = _flags(data, (*EDGE_FLAGS, *NODE_FLAGS))
     return Street(
-        int(data["osmid"]), int(u), int(v), str(data["highway"]), float(data["length"]), coords
+        int(data["osmid"]),
+        int(u),
+        int(v),
+        str(data["highway"]),
+        float(data["length"]),
+        coords,
+        flags,
     )
 
 
@@ -94,10 +117,10 @@ def from_osmnx(G: nx.MultiDiGraph) -> StreetNetwork:
         The same segments (one per ``reversed`` False edge, in ``osmid`` order), junctions
         and metadata that were exported.
     """
-    streets = sorted(
-        (_street(u, v, d, G) for u, v, d in G.edges(data=True) if not _as_bool(d["reversed"])),
-        key=lambda s: s.id,
-    )
+    forward = [(u, v, d) for u, v, d in G.edges(data=True) if not _as_bool(d["reversed"])]
+    streets = sorted((_street(u, v, d, G) for u, v, d in forward), key=lambda s: s.id)
+    edge_keys = {k for *_, d in forward for k in d}
+    node_keys = {k for _, d in G.nodes(data=True) for k in d}
     junctions = tuple(
         Junction(
             int(n),
@@ -105,12 +128,15 @@ def from_osmnx(G: nx.MultiDiGraph) -> StreetNetwork:
             float(d["y"]),
             int(d["street_count"]),
             _as_bool(d.get("border", False)),
+            _flags(d, NODE_FLAGS),
         )
         for n, d in sorted(G.nodes(data=True))
     )
     meta = G.graph.get("citygen", "{}")
     metadata = json.loads(meta) if isinstance(meta, str) else dict(meta)
-    return StreetNetwork(tuple(streets), junctions, metadata)
+    street_flags = tuple(f for f in (*EDGE_FLAGS, *NODE_FLAGS) if f in edge_keys)
+    junction_flags = tuple(f for f in NODE_FLAGS if f in node_keys)
+    return StreetNetwork(tuple(streets), junctions, metadata, street_flags, junction_flags)
 
 
 _GRAPH_KEYS = ("crs", "simplified", "created_with", "citygen")
@@ -132,9 +158,11 @@ def graphml_text(net: StreetNetwork) -> str:
     Nodes in id order; edges grouped by source node in the order networkx keeps them (for
     each segment ``u -> v`` then ``v -> u``), each with its multigraph key.
     """
+    node_keys = _NODE_KEYS + net.junction_flags
+    edge_keys = _EDGE_KEYS + net.street_flags
     keys = {name: f"g{i}" for i, name in enumerate(_GRAPH_KEYS)}
-    keys |= {name: f"n{i}" for i, name in enumerate(_NODE_KEYS)}
-    keys |= {name: f"e{i}" for i, name in enumerate(_EDGE_KEYS)}
+    keys |= {name: f"n{i}" for i, name in enumerate(node_keys)}
+    keys |= {name: f"e{i}" for i, name in enumerate(edge_keys)}
     out = [
         "<?xml version='1.0' encoding='utf-8'?>",
         '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
@@ -142,7 +170,7 @@ def graphml_text(net: StreetNetwork) -> str:
         'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
         'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">',
     ]
-    for kind, names in (("graph", _GRAPH_KEYS), ("node", _NODE_KEYS), ("edge", _EDGE_KEYS)):
+    for kind, names in (("graph", _GRAPH_KEYS), ("node", node_keys), ("edge", edge_keys)):
         out += [
             f'  <key id="{keys[n]}" for="{kind}" attr.name="{n}" attr.type="string" />'
             for n in names
@@ -151,7 +179,8 @@ def graphml_text(net: StreetNetwork) -> str:
     for j in net.junctions:
         out.append(f"    <node id={quoteattr(str(j.id))}>")
         values = (repr(j.lat), repr(j.lon), j.degree, j.border)
-        out += [_data(keys[n], v, "      ") for n, v in zip(_NODE_KEYS, values, strict=True)]
+        values += tuple(f in j.flags for f in net.junction_flags)
+        out += [_data(keys[n], v, "      ") for n, v in zip(node_keys, values, strict=True)]
         out.append("    </node>")
     by_source: dict[int, list[tuple[int, Street, bool]]] = {j.id: [] for j in net.junctions}
     for s in net.streets:
@@ -164,8 +193,9 @@ def graphml_text(net: StreetNetwork) -> str:
             seen[u, v] += 1
             coords = s.coords[::-1] if rev else s.coords
             values = (s.id, s.highway, False, "", rev, repr(float(s.length_m)), _wkt(coords))
+            values += tuple(f in s.flags for f in net.street_flags)
             out.append(f'    <edge source="{u}" target="{v}" id="{key}">')
-            pairs = zip(_EDGE_KEYS, values, strict=True)
+            pairs = zip(edge_keys, values, strict=True)
             out += [_data(keys[n], val, "      ") for n, val in pairs]
             out.append("    </edge>")
     meta = json.dumps(net.metadata, sort_keys=True, default=str)

@@ -19,6 +19,10 @@ One file per layout, API 0.6 format::
   segment, from junction to junction (see :mod:`export.streets`).
 - Road classes map to valid OSM ``highway`` values (:data:`OSM_HIGHWAY`); class ``other``
   becomes ``unclassified``. Every way is two-way (``oneway=no``) and has no name tag.
+- Flags of areas and infill candidates (see :mod:`export.streets`) are tags in the
+  ``citygen:`` namespace, which JOSM shows and SUMO ``netconvert`` ignores: every way has
+  ``citygen:generated``, ``citygen:connector``, ... ``=yes`` or ``no`` for each flag the network
+  carries; a junction node that is a seam node has ``citygen:seam=yes``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ OSM_HIGHWAY: dict[str, str] = {
 }
 
 _COMMON = {"version": "1", "visible": "true"}
+#: Key prefix of the flag tags.
+TAG_PREFIX = "citygen:"
 
 
 def osm_highway(road_class: str) -> str:
@@ -72,8 +78,12 @@ def node_ids(net: StreetNetwork) -> list[list[int]]:
     return out
 
 
-def _node(parent: ET.Element, osm_id: int, lon: float, lat: float) -> None:
-    ET.SubElement(parent, "node", id=str(osm_id), **_COMMON, lat=repr(lat), lon=repr(lon))
+def _node(
+    parent: ET.Element, osm_id: int, lon: float, lat: float, flags: frozenset[str] = frozenset()
+) -> None:
+    node = ET.SubElement(parent, "node", id=str(osm_id), **_COMMON, lat=repr(lat), lon=repr(lon))
+    for flag in sorted(flags):
+        ET.SubElement(node, "tag", k=TAG_PREFIX + flag, v="yes")
 
 
 def to_element(net: StreetNetwork) -> ET.Element:
@@ -87,7 +97,7 @@ def to_element(net: StreetNetwork) -> ET.Element:
     )
     ids = node_ids(net)
     for j in net.junctions:
-        _node(root, -(j.id + 1), j.lon, j.lat)
+        _node(root, -(j.id + 1), j.lon, j.lat, j.flags & set(net.junction_flags))
     for s, refs in zip(net.streets, ids, strict=True):
         for ref, (lon, lat) in zip(refs[1:-1], s.coords[1:-1], strict=True):
             _node(root, ref, lon, lat)
@@ -97,6 +107,8 @@ def to_element(net: StreetNetwork) -> ET.Element:
             ET.SubElement(way, "nd", ref=str(ref))
         ET.SubElement(way, "tag", k="highway", v=osm_highway(s.highway))
         ET.SubElement(way, "tag", k="oneway", v="no")
+        for flag in net.street_flags:
+            ET.SubElement(way, "tag", k=TAG_PREFIX + flag, v="yes" if flag in s.flags else "no")
     return root
 
 

@@ -5,11 +5,11 @@ exports describe *street segments* instead, as GIS users and osmnx expect: one s
 maximal chain of straight edges between two **junctions**, with its bends as interior points.
 
 A node is a junction (a chain end) when its degree is not 2, when it is a border node, or when
-its two edges have different road classes. A chain that would start and end at the same
-junction (a loop), and an isolated ring with no junction at all, is split at its middle point,
-which becomes a junction of degree 2: so no segment is closed, no two points of a segment
-coincide, and the osmnx graph has no self-loops. Nodes without edges are not streets and are
-left out.
+its two edges differ in road class or in a flag of :data:`EDGE_FLAGS`. A chain that would start
+and end at the same junction (a loop), and an isolated ring with no junction at all, is split at
+its middle point, which becomes a junction of degree 2: so no segment is closed, no two points
+of a segment coincide, and the osmnx graph has no self-loops. Nodes without edges are not
+streets and are left out.
 
 Before that, nodes closer than :data:`MERGE_TOLERANCE_M` are merged into one (the smallest id
 keeps its place; the border flag is kept if either had it) and the edges that then coincide
@@ -23,6 +23,16 @@ drawn twice (see :func:`merge_coincident`).
 
 :class:`StreetNetwork` holds a layout's segments and junctions placed on Earth (WGS84); the
 GeoJSON, GraphML and OSM XML writers all read it, so the formats say the same thing.
+
+**Flags.** Areas and infill candidates mark streets and nodes: edge ``generated`` (a new street
+of an infill candidate, False for the real ones), ``connector`` (a straight street added to
+join pieces), ``reclassed`` (an access road opened to through traffic), and node ``seam`` (a
+street crossing an inner tile border of an area). A segment is split where an edge flag
+changes, so each flag holds for the whole segment (:attr:`Street.flags`); a segment is
+``seam`` if one of its points is a seam node, a junction if it is one. Only the flags a layout
+carries at all (on any edge or node, true or false) are written
+(:attr:`StreetNetwork.street_flags`, :attr:`StreetNetwork.junction_flags`), so a single
+generated tile exports as before.
 """
 
 from __future__ import annotations
@@ -44,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: Nodes closer than this (metres) are one point of the drawing and get merged.
 MERGE_TOLERANCE_M = 1e-3
+#: Boolean edge attributes carried to street segments (a segment never mixes values).
+EDGE_FLAGS: tuple[str, ...] = ("generated", "connector", "reclassed")
+#: Boolean node attributes carried to junctions, and to the segments through such a node.
+NODE_FLAGS: tuple[str, ...] = ("seam",)
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,14 @@ class Chain:
         Road class of all its edges (see :data:`citygen.layout.ROAD_CLASSES`).
     length_m
         Sum of the straight edges' lengths, metres.
+    flags
+        Names of the flags (:data:`EDGE_FLAGS`, :data:`NODE_FLAGS`) true for the segment.
     """
 
     nodes: tuple[int, ...]
     highway: str
     length_m: float
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,8 @@ class Street:
         Length in metres (metric, from the layout).
     coords
         ``(longitude, latitude)`` points from ``u`` to ``v``, degrees.
+    flags
+        Names of the flags true for the segment (see the module docstring).
     """
 
     id: int
@@ -89,6 +108,7 @@ class Street:
     highway: str
     length_m: float
     coords: tuple[tuple[float, float], ...]
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,8 @@ class Junction:
         Number of street segment ends that meet here (the layout degree).
     border
         True where a street leaves the tile.
+    flags
+        Names of the node flags (:data:`NODE_FLAGS`) true here.
     """
 
     id: int
@@ -112,6 +134,7 @@ class Junction:
     lat: float
     degree: int
     border: bool
+    flags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -127,11 +150,15 @@ class StreetNetwork:
     metadata
         JSON-serialisable facts about the layout (model, seed, objective, citygen version,
         centre, tile size, ...).
+    street_flags, junction_flags
+        The flags the layout carries, written for every street (junction) as true or false.
     """
 
     streets: tuple[Street, ...]
     junctions: tuple[Junction, ...]
     metadata: dict[str, Any]
+    street_flags: tuple[str, ...] = ()
+    junction_flags: tuple[str, ...] = ()
 
     def total_length_m(self) -> float:
         """Total metric street length, metres."""
@@ -182,8 +209,8 @@ def merge_coincident(G: nx.Graph, tol: float = MERGE_TOLERANCE_M) -> nx.Graph:
     -------
     networkx.Graph
         ``G`` itself if nothing is merged, else a merged copy: the smallest id of a group keeps
-        its position, border flags are or-ed, a doubled edge keeps the more important class
-        and its length is recomputed from the kept positions.
+        its position, border and node flags are or-ed, a doubled edge keeps the more important
+        class (and that edge's attributes) and its length is recomputed from the kept positions.
     """
     merge = _coincident_groups(G, tol)
     if not merge:
@@ -191,8 +218,9 @@ def merge_coincident(G: nx.Graph, tol: float = MERGE_TOLERANCE_M) -> nx.Graph:
     H = nx.Graph(**G.graph)
     H.add_nodes_from((n, dict(d)) for n, d in G.nodes(data=True) if n not in merge)
     for n, keep in merge.items():
-        if G.nodes[n].get("border"):
-            H.nodes[keep]["border"] = True
+        for flag in ("border", *NODE_FLAGS):
+            if G.nodes[n].get(flag):
+                H.nodes[keep][flag] = True
     for u, v, d in G.edges(data=True):
         a, b = merge.get(u, u), merge.get(v, v)
         cls = d.get("highway", "other")
@@ -201,7 +229,7 @@ def merge_coincident(G: nx.Graph, tol: float = MERGE_TOLERANCE_M) -> nx.Graph:
         if H.has_edge(a, b) and CLASS_ID.get(H.edges[a, b]["highway"], 99) <= CLASS_ID.get(cls, 99):
             continue
         length = math.hypot(H.nodes[a]["x"] - H.nodes[b]["x"], H.nodes[a]["y"] - H.nodes[b]["y"])
-        H.add_edge(a, b, highway=cls, length=length)
+        H.add_edge(a, b, **{**d, "highway": cls, "length": length})
     removed = sum(d["length"] for *_, d in G.edges(data=True)) - sum(
         d["length"] for *_, d in H.edges(data=True)
     )
@@ -216,11 +244,17 @@ def _edge_length(G: nx.Graph, u: int, v: int) -> float:
     return math.hypot(G.nodes[u]["x"] - G.nodes[v]["x"], G.nodes[u]["y"] - G.nodes[v]["y"])
 
 
+def edge_kind(G: nx.Graph, u: int, v: int) -> tuple[str, frozenset[str]]:
+    """Road class and true :data:`EDGE_FLAGS` of edge ``u``-``v``: what a segment shares."""
+    d = G.edges[u, v]
+    return str(d.get("highway", "other")), frozenset(f for f in EDGE_FLAGS if d.get(f))
+
+
 def is_junction(G: nx.Graph, n: int) -> bool:
     """Tell whether node ``n`` ends street segments (see the module docstring)."""
     if G.degree(n) != 2 or bool(G.nodes[n].get("border", False)):
         return True
-    a, b = (G.edges[n, w].get("highway", "other") for w in G.neighbors(n))
+    a, b = (edge_kind(G, n, w) for w in G.neighbors(n))
     return a != b
 
 
@@ -244,8 +278,9 @@ def _make_chains(G: nx.Graph, path: list[int]) -> list[Chain]:
         mid = len(path) // 2
         return _make_chains(G, path[: mid + 1]) + _make_chains(G, path[mid:])
     length = sum(_edge_length(G, a, b) for a, b in itertools.pairwise(path))
-    highway = str(G.edges[path[0], path[1]].get("highway", "other"))
-    return [Chain(tuple(int(n) for n in path), highway, float(length))]
+    highway, flags = edge_kind(G, path[0], path[1])
+    flags |= {f for f in NODE_FLAGS if any(G.nodes[n].get(f) for n in path)}
+    return [Chain(tuple(int(n) for n in path), highway, float(length), flags)]
 
 
 def chains(G: nx.Graph) -> list[Chain]:
@@ -302,7 +337,15 @@ def street_network(
     lonlat = placement.to_lonlat(xy) if used else np.zeros((0, 2))
     where = {n: (float(lon), float(lat)) for n, (lon, lat) in zip(used, lonlat, strict=True)}
     streets = tuple(
-        Street(i, c.nodes[0], c.nodes[-1], c.highway, c.length_m, tuple(where[n] for n in c.nodes))
+        Street(
+            i,
+            c.nodes[0],
+            c.nodes[-1],
+            c.highway,
+            c.length_m,
+            tuple(where[n] for n in c.nodes),
+            c.flags,
+        )
         for i, c in enumerate(segs)
     )
     degree = {n: 0 for c in segs for n in (c.nodes[0], c.nodes[-1])}
@@ -310,7 +353,13 @@ def street_network(
         degree[c.nodes[0]] += 1
         degree[c.nodes[-1]] += 1
     junctions = tuple(
-        Junction(n, *where[n], degree[n], bool(G.nodes[n].get("border", False)))
+        Junction(
+            n,
+            *where[n],
+            degree[n],
+            bool(G.nodes[n].get("border", False)),
+            frozenset(f for f in NODE_FLAGS if G.nodes[n].get(f)),
+        )
         for n in sorted(degree)
     )
     lat, lon = placement.center_latlon()
@@ -320,4 +369,20 @@ def street_network(
         "tile_size_m": float(G.graph["tile_size"]),
         "placement": placement.label,
     }
-    return StreetNetwork(streets, junctions, meta)
+    street_flags, junction_flags = layout_flags(G)
+    return StreetNetwork(streets, junctions, meta, street_flags, junction_flags)
+
+
+def layout_flags(G: nx.Graph) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the street and junction flags a layout carries (on any edge or node, any value).
+
+    Returns
+    -------
+    tuple
+        ``(street_flags, junction_flags)``: names in :data:`EDGE_FLAGS` + :data:`NODE_FLAGS`
+        order, and in :data:`NODE_FLAGS` order.
+    """
+    edge_keys = {k for *_, d in G.edges(data=True) for k in d}
+    node_keys = {k for _, d in G.nodes(data=True) for k in d} & set(NODE_FLAGS)
+    junction = tuple(f for f in NODE_FLAGS if f in node_keys)
+    return tuple(f for f in EDGE_FLAGS if f in edge_keys) + junction, junction

@@ -89,6 +89,28 @@ def test_graphml_loads_in_osmnx_as_one_network(area_dir: Path):
     assert len(big) / und.number_of_nodes() > 0.5
 
 
+def test_connector_and_seam_flags_say_the_same_in_every_format(area_dir: Path):
+    from export.graphml import FLAG_DTYPES
+
+    fc = json.loads((area_dir / "area.geojson").read_text())
+    streets = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "street"]
+    G = ox.load_graphml(area_dir / "area.graphml", edge_dtypes=FLAG_DTYPES)
+    edges = [d for *_, d in G.edges(data=True) if not d["reversed"]]
+    ways = [
+        {t.get("k"): t.get("v") for t in w.iter("tag")}
+        for w in ET.parse(area_dir / "area.osm").getroot().iter("way")
+    ]
+    for flag in ("connector", "reclassed", "seam"):
+        in_geojson = [i for i, p in enumerate(streets) if p[flag]]  # street i is osmid i
+        in_graphml = sorted(int(d["osmid"]) for d in edges if d[flag])
+        in_osm = sorted(i for i, t in enumerate(ways) if t[f"citygen:{flag}"] == "yes")
+        assert in_geojson == in_graphml == in_osm, flag
+    assert any(p["connector"] for p in streets)
+    assert any(p["seam"] for p in streets)
+    length = sum(p["length_m"] for p in streets if p["connector"])
+    assert length == pytest.approx(fc["citygen"]["area_stats"]["connector_length_m"], abs=0.5)
+
+
 @pytest.mark.skipif(NETCONVERT is None, reason="SUMO netconvert is not installed")
 def test_sumo_netconvert_reads_the_area(area_dir: Path, tmp_path: Path):
     net = tmp_path / "area.net.xml"

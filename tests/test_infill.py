@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import networkx as nx
 import pyproj
 import pytest
 import shapely
 
-from citygen.model.checkpoint import load_model
 from citygen.cli import main
 from citygen.infill import context_graph, cut_context, infill
 from citygen.infill_io import read_site
+from citygen.model.checkpoint import load_model
 from data_prep.clean import clean
 from data_prep.prepare import Source
 
@@ -114,6 +115,12 @@ def test_keep_existing_keeps_inner_streets_and_joins_new_ones_to_them(region, co
     assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)
 
 
+def test_new_streets_are_drawn_in_the_style_of_the_surroundings(candidates):
+    for c in candidates:
+        assert c.style_windows > 0
+        assert c.values["connector_share"] < 0.5  # the model drew most of the new streets
+
+
 def test_no_more_components_than_the_context(context, candidates):
     for c in candidates:
         assert nx.number_connected_components(c.graph) <= nx.number_connected_components(context)
@@ -175,9 +182,47 @@ def test_cli_writes_every_candidate(tmp_path, region, capsys):
             if f["properties"]["kind"] == "street"
         }
         assert flags == {True, False}
+        _assert_generated_in_every_format(d)
     table = json.loads((out / "candidates.json").read_text())
     assert [t["score"] for t in table] == sorted((t["score"] for t in table), reverse=True)
     assert (out / "sheet.png").stat().st_size > 0
+
+
+def _generated_lengths(d: Path, stem: str) -> dict[str, tuple[float, float]]:
+    """Metres of (generated, real) street per format, read back from the written files."""
+    import osmnx as ox
+
+    from export.graphml import FLAG_DTYPES
+
+    fc = json.loads((d / f"{stem}.geojson").read_text())
+    streets = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "street"]
+    G = ox.load_graphml(d / f"{stem}.graphml", edge_dtypes=FLAG_DTYPES)
+    edges = [e for *_, e in G.edges(data=True) if not e["reversed"]]
+    ways = list(ET.parse(d / f"{stem}.osm").getroot().iter("way"))
+    tags = [{t.get("k"): t.get("v") for t in w.iter("tag")} for w in ways]
+    lengths = [p["length_m"] for p in streets]  # ways are the streets, in the same order
+    return {
+        "geojson": _split(lengths, [p["generated"] for p in streets]),
+        "graphml": _split([e["length"] for e in edges], [e["generated"] for e in edges]),
+        "osm": _split(lengths, [t["citygen:generated"] == "yes" for t in tags]),
+    }
+
+
+def _split(lengths: list, flags: list) -> tuple[float, float]:
+    assert len(lengths) == len(flags)
+    assert all(type(f) is bool for f in flags)
+    gen = sum(v for v, f in zip(lengths, flags, strict=True) if f)
+    return round(gen, 3), round(sum(lengths) - gen, 3)
+
+
+def _assert_generated_in_every_format(d: Path) -> None:
+    merged = _generated_lengths(d, "merged")
+    assert len(set(merged.values())) == 1, merged  # every format says the same
+    gen, real = merged["geojson"]
+    assert gen > 0
+    assert real > 0
+    new = _generated_lengths(d, "new")
+    assert set(new.values()) == {(gen, 0.0)}  # the new streets alone: all generated, same metres
 
 
 def _bad(tmp_path: Path, geometry: dict | None, crs: str | None = None) -> Path:

@@ -41,6 +41,7 @@ class _Index:
 
     def __init__(self, A: nx.Graph) -> None:
         self.nodes = list(A.nodes)
+        self.pos = {n: i for i, n in enumerate(self.nodes)}
         self.xy = np.array([(A.nodes[n]["x"], A.nodes[n]["y"]) for n in self.nodes]).reshape(-1, 2)
         self.edges = list(A.edges)
         pts = {n: (A.nodes[n]["x"], A.nodes[n]["y"]) for n in self.nodes}

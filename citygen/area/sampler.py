@@ -68,6 +68,7 @@ def sample_closed(
     device: Any = None,
     batch_size: int = 64,
     config: SampleConfig | None = None,
+    styles: Any = None,
 ) -> list[nx.Graph]:
     """Sample one tile per prefix, with new border nodes only past each tile's floor.
 
@@ -81,6 +82,9 @@ def sample_closed(
         Per tile, the least perimeter coordinate in ``[0, 4)`` of a sampled border node.
     seed, device, batch_size, config
         As in :func:`citygen.sample`.
+    styles
+        For a style model: raw style rows ``(len(prefixes), STYLE_DIM)``, one per tile; None
+        draws them from the bank as :func:`citygen.sample` does.
 
     Returns
     -------
@@ -90,7 +94,7 @@ def sample_closed(
     config = config or SampleConfig()
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(dev).eval()
-    styles = resolve_styles(model, len(prefixes), seed, None, config)  # a style model's styles
+    styles = resolve_styles(model, len(prefixes), seed, styles, config)  # a style model's styles
 
     def new_state(*args: Any, first_index: int) -> ClosedState:
         state = ClosedState(*args, first_index=first_index)

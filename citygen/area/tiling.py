@@ -277,7 +277,8 @@ def generate_area(
     networkx.Graph
         Layout-style graph in the area frame (metres, origin at the south-west corner): node
         ``x``, ``y``, ``border`` (the street leaves the area here) and ``seam`` (a street crossing
-        an inner tile border); edge ``highway``, ``length``. Graph attributes: ``width_m``,
+        an inner tile border); edge ``highway``, ``length``, ``connector`` and ``reclassed`` (see
+        :mod:`citygen.area.connect`). Graph attributes: ``width_m``,
         ``height_m``, ``area_tile_m``, ``tile_size`` (side of the square holding the area, for
         the exporters), ``seed`` and ``stats`` (:class:`AreaStats`).
     """
@@ -285,6 +286,7 @@ def generate_area(
     from citygen.area.crop import crop
     from citygen.area.repair import drop_clearance_breaks
     from citygen.area.sampler import SampleConfig, sample_closed
+    from citygen.area.styles import area_field, in_frame
 
     cfg = config or SampleConfig()
     tile = float(model.config.tile_size)
@@ -296,11 +298,23 @@ def generate_area(
     area = _Area(cols, rows, tile, cfg)
     t0 = time.perf_counter()
     reach = max(cfg.min_dist, cfg.clearance) + 1.0
+    field = area_field(model, cfg, seed)
     for d, front in enumerate(wavefronts(cols, rows)):
         slots = [TileSlot.at(c, r, tile) for c, r in front]
         fixed = [area.fixed(s) for s in slots]
         prefixes = [border_prefix(pos, tile) for _, pos in fixed for _ in range(candidates)]
         floors = [float(len(s.fixed_sides)) for s in slots for _ in range(candidates)]
+        styles = (
+            np.array(
+                [
+                    in_frame(field.style(s.col, s.row), s.transpose)
+                    for s in slots
+                    for _ in range(candidates)
+                ]
+            )
+            if field is not None
+            else None
+        )
         pool = sample_closed(
             model,
             prefixes,
@@ -309,6 +323,7 @@ def generate_area(
             device=device,
             batch_size=batch_size,
             config=cfg,
+            styles=styles,
         )
         area.stats.samples += len(pool)
         for i, (slot, (ids, _)) in enumerate(zip(slots, fixed, strict=True)):
@@ -343,6 +358,9 @@ def generate_area(
             A, connect, cfg.min_dist, cfg.clearance, cfg.min_angle
         )
     area.stats.reclassed = open_through_access_roads(A)
+    for *_, d in A.edges(data=True):  # every street says whether it is one (for the exports)
+        d.setdefault("connector", False)
+        d.setdefault("reclassed", False)
     lengths = [(d["length"], bool(d.get("connector"))) for *_, d in A.edges(data=True)]
     area.stats.connector_m = sum(v for v, c in lengths if c)
     area.stats.length_m = sum(v for v, _ in lengths)

@@ -1,0 +1,64 @@
+"""Joining the streets that cross an infill site's boundary to the new streets inside."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+import shapely
+
+from citygen.area.crossings import join_fixed
+from citygen.layout import add_street
+from citygen.sampling.loop import SampleConfig
+
+SITE = shapely.box(-100.0, -200.0, 500.0, 200.0)
+
+
+def merged(new_nodes: dict[int, tuple[float, float]], new_edges: list) -> nx.Graph:
+    """A real street from the south ending at fixed node 1 on the site boundary, plus new ones."""
+    M = nx.Graph()
+    M.add_node(0, x=200.0, y=-400.0, real=True)
+    M.add_node(1, x=200.0, y=-200.0, real=True, fixed=True)
+    add_street(M, 0, 1, "secondary")
+    M.edges[0, 1]["generated"] = False
+    for n, (x, y) in new_nodes.items():
+        M.add_node(n, x=x, y=y, real=False)
+    for u, v in new_edges:
+        add_street(M, u, v, "residential")
+        M.edges[u, v]["generated"] = True
+    return M
+
+
+def test_a_crossing_meets_a_new_street_in_a_t_junction():
+    M = merged({10: (0.0, 0.0), 11: (400.0, 0.0)}, [(10, 11)])
+    gen = {10, 11}
+    assert join_fixed(M, [1], gen, SITE, SampleConfig()) == []
+    (tee,) = gen - {10, 11}
+    assert (M.nodes[tee]["x"], M.nodes[tee]["y"]) == pytest.approx((200.0, 0.0))
+    assert sorted(M.neighbors(tee)) == [1, 10, 11]
+    join = M.edges[1, tee]
+    assert join["generated"]
+    assert join["connector"]
+    assert join["highway"] == "secondary"  # the class of the street it continues
+    assert join["length"] == pytest.approx(200.0)
+    halves = M.edges[10, tee]["length"] + M.edges[tee, 11]["length"]
+    assert halves == pytest.approx(400.0)  # the split street keeps its length
+    assert not M.has_edge(10, 11)
+    assert M.edges[10, tee]["generated"]
+    assert not M.edges[10, tee].get("connector")
+
+
+def test_a_nearer_node_wins_over_a_t_junction():
+    M = merged({10: (190.0, -50.0), 11: (190.0, 100.0)}, [(10, 11)])
+    assert join_fixed(M, [1], {10, 11}, SITE, SampleConfig()) == []
+    assert M.has_edge(1, 10)  # 150 m straight ahead, nearer than any point of 10-11
+
+
+def test_no_join_crosses_a_street():
+    # the new street 10-11 is walled off from node 1 by a real street along y = -100
+    M = merged({10: (0.0, 0.0), 11: (400.0, 0.0)}, [(10, 11)])
+    for n, x in ((20, -150.0), (21, 550.0)):
+        M.add_node(n, x=x, y=-100.0, real=True)
+    add_street(M, 20, 21, "residential")
+    M.edges[20, 21]["generated"] = False
+    assert join_fixed(M, [1], {10, 11}, SITE, SampleConfig()) == [1]
+    assert M.degree(1) == 1
