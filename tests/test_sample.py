@@ -64,19 +64,19 @@ def test_rules_hold_for_a_model_that_wants_every_street(model, monkeypatch):
     """A degenerate model (a fine-tuned one was) that draws every allowed street and keeps
     giving children to the same parent: no node gets more than 8 streets (the corpus maximum,
     and what the sampler remembers per node), and the angle rule keeps streets apart."""
-    edge_scores, pointer_logits = model.edge_scores, model.pointer_logits
+    edge_scores, pointer_scores = model.edge_scores, model.pointer_scores
 
     def every_street(*args, **kw):
         out = edge_scores(*args, **kw).clone()
         out[..., 0] += 20.0
         return out
 
-    def same_parent(h, kp, is_last, deg):
-        return pointer_logits(h, kp, is_last, deg) + 20.0 * is_last.float()
+    def same_parent(q, kp, is_last, deg, off):  # the sampler scores parents with pointer_scores
+        return pointer_scores(q, kp, is_last, deg, off) + 20.0 * is_last.float()
 
     monkeypatch.setattr(model, "edge_scores", every_street)
-    monkeypatch.setattr(model, "pointer_logits", same_parent)
-    layouts = sample(model, 5, seed=0, config=SampleConfig(max_nodes=120))  # layout 4 reaches 8
+    monkeypatch.setattr(model, "pointer_scores", same_parent)
+    layouts = sample(model, 12, seed=0, config=SampleConfig(max_nodes=120))
     assert max(d for G in layouts for _, d in G.degree()) == K_NBR  # the cap is reached, not passed
     bad = {i: v for i, G in enumerate(layouts) if (v := violations(G))}
     assert not bad, f"{len(bad)} layouts break a rule, e.g. {next(iter(bad.values()))[:3]}"
