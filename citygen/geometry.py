@@ -69,3 +69,14 @@ def ray_blocked_intervals(origin: Tensor, direction: Tensor, nodes: Tensor, radi
     lo = torch.where(empty, torch.full_like(t, INF), t - half)
     hi = torch.where(empty, torch.full_like(t, -INF), t + half)
     return lo, hi
+
+
+def street_clear(
+    p: Tensor, q: Tensor, a: Tensor, b: Tensor, streets: Tensor, nodes: Tensor, others: Tensor, clearance: float
+) -> Tensor:
+    """Whether new streets ``p - q`` ``(R, 2)`` cross none of the streets ``a - b`` ``(R, E, 2)``
+    selected by ``streets (R, E)`` and pass no node of ``nodes (R, n, 2)`` selected by
+    ``others (R, n)`` within ``clearance``. Returns ``(R,)``."""
+    cross = (segments_cross(p[:, None], q[:, None], a, b) & streets).any(-1)
+    near = ((point_segment_distance(nodes, p[:, None], q[:, None]) < clearance) & others).any(-1)
+    return ~(cross | near)

@@ -55,6 +55,4 @@ def warm_start(model: nn.Module, source: str | Path | None) -> dict[str, list[st
             else:
                 msg = f"--init-from {source or 'default model'}: weight {name} has shape {tuple(old.shape)}, this model's {tuple(w.shape)}"
                 raise UsageError(msg)
-    if getattr(src, "style_bank", None) is not None and getattr(model, "style_bank", None) is None:
-        model.style_bank = src.style_bank
     return report

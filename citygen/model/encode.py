@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from citygen.model.split import split_chain, split_coords
 from data_prep.order import Sequence, perimeter_coordinate
 
 BORDER, CHILD, ROOT, END = 0, 1, 2, 3
@@ -252,8 +253,6 @@ def encode(seq: Sequence, binning: Binning, split_window: int | None = None) -> 
     ValueError
         If border nodes do not all come first (not a canonical sequence).
     """
-    from citygen.model.split import split_chain, split_coords
-
     n = seq.n_nodes
     border = seq.border.astype(bool)
     nb = int(border.sum())

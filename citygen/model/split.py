@@ -28,19 +28,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 #: Largest bend (degrees) of the street through a split node, away from straight.
 SPLIT_BEND = 30.0
 _K = math.tan(math.radians(SPLIT_BEND))
 
 
-def max_offset(t: np.ndarray | float) -> np.ndarray:
+def max_offset(t: np.ndarray | float | torch.Tensor) -> np.ndarray | torch.Tensor:
     """Largest normalised offset ``s(t)`` from the line ``u -> v`` (``|u v| = 1``) at which the
-    angle ``u - w - v`` is still ``180 - SPLIT_BEND`` degrees.
+    angle ``u - w - v`` is still ``180 - SPLIT_BEND`` degrees (a tensor for a tensor ``t``).
 
     With ``q = t (1 - t)``, ``atan(s / t) + atan(s / (1 - t)) = bend`` gives
     ``k s^2 + s - k q = 0`` (``k = tan(bend)``), so ``s = (sqrt(1 + 4 k^2 q) - 1) / (2 k)``.
     """
+    if isinstance(t, torch.Tensor):
+        q = (t * (1.0 - t)).clamp(min=0.0)
+        return (torch.sqrt(1.0 + 4.0 * _K * _K * q) - 1.0) / (2.0 * _K)
     q = np.asarray(t, dtype=np.float64) * (1.0 - np.asarray(t, dtype=np.float64))
     return (np.sqrt(1.0 + 4.0 * _K * _K * np.maximum(q, 0.0)) - 1.0) / (2.0 * _K)
 
@@ -70,12 +74,7 @@ def split_point(pu: np.ndarray, pv: np.ndarray, t: float, f: float) -> np.ndarra
 
 def bend_ok(pu: np.ndarray, pw: np.ndarray, pv: np.ndarray) -> bool:
     """Whether the street ``u - w - v`` bends at most ``SPLIT_BEND`` degrees at ``w``."""
-    a, b = np.asarray(pu, np.float64) - pw, np.asarray(pv, np.float64) - pw
-    na, nb = float(np.hypot(*a)), float(np.hypot(*b))
-    if na == 0 or nb == 0:
-        return False
-    cos = float(a @ b) / (na * nb)
-    return cos <= math.cos(math.radians(180.0 - SPLIT_BEND)) + 1e-12
+    return _angle_at(pu, pw, pv) >= math.radians(180.0 - SPLIT_BEND) - 1e-12
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,13 @@ class SplitChain:
     removed: np.ndarray
 
 
-def _angle_at(pos: np.ndarray, u: int, w: int, v: int) -> float:
-    a, b = pos[u] - pos[w], pos[v] - pos[w]
-    return float(np.arccos(np.clip(a @ b / (np.hypot(*a) * np.hypot(*b) + 1e-300), -1.0, 1.0)))
+def _angle_at(pu: np.ndarray, pw: np.ndarray, pv: np.ndarray) -> float:
+    """The angle ``u - w - v`` at ``w`` in radians (0 if an end coincides with ``w``)."""
+    a, b = np.asarray(pu, np.float64) - pw, np.asarray(pv, np.float64) - pw
+    na, nb = float(np.hypot(*a)), float(np.hypot(*b))
+    if na == 0 or nb == 0:
+        return 0.0
+    return float(np.arccos(np.clip(a @ b / (na * nb), -1.0, 1.0)))
 
 
 def split_chain(
@@ -146,7 +149,7 @@ def split_chain(
                 parent_v = min((j for j in adj[v] if j < v), default=-1)
                 if parent_v < 0 or parent_v >= u:
                     continue
-            angle = _angle_at(pos, u, w, v)
+            angle = _angle_at(pos[u], pos[w], pos[v])
             if angle > best_angle:
                 best, best_angle = v, angle
         if best < 0:

@@ -35,15 +35,9 @@ def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) ->
     incident = (ids == j[:, None, None]).any(-1)
     # a split node's street being cut is replaced by its halves, which meet the new streets at w
     incident |= torch.arange(ids.shape[1], device=st.dev)[None] == st.split_slot[bs][:, None]
-    bad = (geo.segments_cross(p[:, None], q[:, None], a, b) & valid & ~incident).any(-1)
-    nodes = st.pos[bs, :t]
-    dn = geo.point_segment_distance(nodes, p[:, None], q[:, None])
     others = torch.arange(t, device=st.dev)[None] != j[:, None]
-    bad |= ((dn < st.clr) & others).any(-1)
-    dirs, dvalid = st._nbr_dirs(bs, j)
-    back = torch.atan2(p[:, 1] - q[:, 1], p[:, 0] - q[:, 0])
-    bad |= ((angle_diff(dirs, back[:, None]) < st.min_angle) & dvalid).any(-1)
-    ok[bs, ks] = ~bad
+    good = geo.street_clear(p, q, a, b, valid & ~incident, st.pos[bs, :t], others, st.clr)
+    ok[bs, ks] = good & st.angle_free(bs, j, p)
     return ok
 
 

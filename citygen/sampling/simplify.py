@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 
 from citygen.layout import add_street
-from citygen.sampling.snap import _angle_ok, _crosses, _seg_dist_many
+from citygen.sampling.snap import _angle_ok, _Layout, _seg_dist_many, _street_clear
 
 _EPS = 1e-9
 
@@ -81,10 +81,11 @@ def simplify_bends(G: nx.Graph, tolerance: float = 5.0, clearance: float = 2.0, 
         return G
     H = G.copy()
     ang = math.radians(min_angle)
+    L = _Layout(H)  # arrays for the rule checks, rebuilt only after a run is redrawn
     for path in _chains(H):
         xy = np.array([(H.nodes[n]["x"], H.nodes[n]["y"]) for n in path])
         cls = H.edges[path[0], path[1]]["highway"]
-        keep = _douglas_peucker(H, path, xy, tolerance, clearance, ang)
+        keep = _douglas_peucker(H, L, path, xy, tolerance, clearance, ang)
         if len(keep) == len(path):
             continue
         for a, b in zip(path[:-1], path[1:], strict=True):
@@ -95,10 +96,13 @@ def simplify_bends(G: nx.Graph, tolerance: float = 5.0, clearance: float = 2.0, 
         kept = [n for n in path if n in keep]
         for a, b in zip(kept[:-1], kept[1:], strict=True):
             add_street(H, a, b, cls)
+        L = _Layout(H)
     return H
 
 
-def _douglas_peucker(H: nx.Graph, path: list[int], xy: np.ndarray, tol: float, clearance: float, ang: float) -> set[int]:
+def _douglas_peucker(
+    H: nx.Graph, L: _Layout, path: list[int], xy: np.ndarray, tol: float, clearance: float, ang: float
+) -> set[int]:
     """Nodes of ``path`` to keep: its ends, and bends farther than ``tol`` from the chord or
     needed to keep a rule."""
     keep = {path[0], path[-1]}
@@ -108,37 +112,26 @@ def _douglas_peucker(H: nx.Graph, path: list[int], xy: np.ndarray, tol: float, c
         if j - i < 2:
             continue
         k, dist = _farthest(xy[i : j + 1])
-        if dist <= tol and _chord_ok(H, path, i, j, clearance, ang):
+        if dist <= tol and _chord_ok(H, L, path, i, j, clearance, ang):
             continue
         keep.add(path[i + k])
         stack += [(i, i + k), (i + k, j)]
     return keep
 
 
-def _chord_ok(H: nx.Graph, path: list[int], i: int, j: int, clearance: float, ang: float) -> bool:
+def _chord_ok(H: nx.Graph, L: _Layout, path: list[int], i: int, j: int, clearance: float, ang: float) -> bool:
     """Whether the straight street ``path[i] - path[j]`` in place of the run between keeps the
-    rules against every street and node outside the run."""
+    rules against every street and node outside the run (``L``: the layout's arrays)."""
     u, v = path[i], path[j]
     if H.has_edge(u, v):
         return False
-    run = set(path[i : j + 1])
     p = np.array([H.nodes[u]["x"], H.nodes[u]["y"]])
     q = np.array([H.nodes[v]["x"], H.nodes[v]["y"]])
     if np.linalg.norm(q - p) < _EPS:
         return False
-    inner = run - {u, v}
-    edges = [(a, b) for a, b in H.edges if a not in inner and b not in inner and {a, b} != {u, v}]
-    if edges:
-        a = np.array([(H.nodes[x]["x"], H.nodes[x]["y"]) for x, _ in edges])
-        b = np.array([(H.nodes[y]["x"], H.nodes[y]["y"]) for _, y in edges])
-        touch = np.array([x in (u, v) or y in (u, v) for x, y in edges])
-        if (~touch).any() and _crosses(p, q, a[~touch], b[~touch]).any():
-            return False
-    others = [n for n in H.nodes if n not in run]
-    if others:
-        pts = np.array([(H.nodes[n]["x"], H.nodes[n]["y"]) for n in others])
-        if (_seg_dist_many(pts, p, q) < clearance).any():
-            return False
+    # the run's own streets touch its nodes, so they are exempt with them
+    if not _street_clear(L, p, q, set(), set(path[i : j + 1]), clearance):
+        return False
     for end, to, nxt in ((u, q, path[i + 1]), (v, p, path[j - 1])):
         at = p if end == u else q
         nbrs = [np.array([H.nodes[w]["x"], H.nodes[w]["y"]]) for w in H.neighbors(end) if w != nxt]

@@ -93,6 +93,15 @@ def _street_ok(G: nx.Graph, L: _Layout, v: int, p: np.ndarray, q: np.ndarray, ig
     """Whether a new street p (node v) - q keeps the rules; ``ignore`` edges, ``ends`` nodes exempt."""
     if np.linalg.norm(q - p) < _EPS:
         return False
+    if not _street_clear(L, p, q, ignore, ends, cfg["clearance"]):
+        return False
+    # a street that shares an end with another must not run along it
+    return _angle_ok(G, p, [_xy(G, w) for w in G.neighbors(v)], q, cfg["min_angle"])
+
+
+def _street_clear(L: _Layout, p: np.ndarray, q: np.ndarray, ignore: set, ends: set, clearance: float) -> bool:
+    """Whether a new street p - q crosses no street, its end q touches none and it passes no
+    node within ``clearance``; ``ignore`` edges, and ``ends`` nodes and their streets, exempt."""
     i, j = L.ends[:, 0], L.ends[:, 1]
     keep = np.ones(len(L.edges), dtype=bool)
     for x, y in ignore:  # an ignored edge, either way round
@@ -103,13 +112,10 @@ def _street_ok(G: nx.Graph, L: _Layout, v: int, p: np.ndarray, q: np.ndarray, ig
     touch = np.isin(i, end_ids) | np.isin(j, end_ids)
     if keep.any() and _crosses(p, q, L.a[keep & ~touch], L.b[keep & ~touch]).any():
         return False
-    if (keep & ~touch).any() and (_seg_dist(q, L.a[keep & ~touch], L.b[keep & ~touch]) < cfg["clearance"]).any():
+    if (keep & ~touch).any() and (_seg_dist(q, L.a[keep & ~touch], L.b[keep & ~touch]) < clearance).any():
         return False  # the new end must not touch another street
     others = ~np.isin(np.arange(len(L.nodes)), end_ids)
-    if others.any() and (_seg_dist_points(L.xy[others], p, q) < cfg["clearance"]).any():
-        return False
-    # a street that shares an end with another must not run along it
-    return _angle_ok(G, p, [_xy(G, w) for w in G.neighbors(v)], q, cfg["min_angle"])
+    return not (others.any() and (_seg_dist_points(L.xy[others], p, q) < clearance).any())
 
 
 def _seg_dist_points(pts: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:

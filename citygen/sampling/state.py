@@ -18,6 +18,7 @@ from citygen import geometry as geo
 from citygen.layout import ROAD_CLASSES, add_street, new_layout
 from citygen.model.encode import BORDER, CHILD, END, ROOT, SPLIT, encode
 from citygen.model.network import N_SECTORS, LayoutModel
+from citygen.model.split import max_offset
 from citygen.sampling.edges import choose_edges
 from citygen.sampling.styles import resolve_styles, style_tensor
 from citygen.sampling.rules import (
@@ -223,7 +224,7 @@ class SampleState:
             border = self.all_border & self.border_bins[0].any(-1)
         cols = [border, ones & (t > 0), ones, ones]
         if self.split:
-            self.split_cands = self._split_candidates(t, torch.arange(self.B, device=self.dev))
+            self.split_cands = self._split_candidates(t)
             cols.append(self.split_cands[0].any(-1))
         mask = torch.stack(cols, -1)
         if t >= self.N - 1:
@@ -304,22 +305,20 @@ class SampleState:
             mask[idx[~good], cell[~good]] = False
         return pt, torch.full_like(rows, -1), ok
 
-    def _split_candidates(self, t: int, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Streets the rows may cut at step ``t`` (as :func:`citygen.model.batch.split_candidates`:
-        both ends in the window, the near end not before the last parent), ``(R, e)`` mask, and
+    def _split_candidates(self, t: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Streets each tile may cut at step ``t`` (as :func:`citygen.model.batch.split_candidates`:
+        both ends in the window, the near end not before the last parent), ``(B, e)`` mask, and
         their near and far ends."""
-        e = max(1, int(self.m[rows].max())) if len(rows) else 1
-        ids = self.edges[rows, :e]
+        e = max(1, int(self.m.max()))
+        ids = self.edges[:, :e]
         far, near = ids[..., 0], ids[..., 1]
-        ok = torch.arange(e, device=self.dev)[None] < self.m[rows, None]
-        ok &= (t - 1 - near < self.M) & (near >= self.last_parent[rows, None])
+        ok = torch.arange(e, device=self.dev)[None] < self.m[:, None]
+        ok &= (t - 1 - near < self.M) & (near >= self.last_parent[:, None])
         return ok, near, far
 
     def _place_split(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Draw the street to cut, then the position along it and the offset across it; a
         street with no room is masked and another one drawn (up to ``max_tries``)."""
-        from citygen.model.split import max_offset
-
         model, bn = self.model, self.model.config.binning
         ok_e, near, far = (x[rows] for x in self.split_cands)
         r = rows[:, None]
@@ -353,7 +352,7 @@ class SampleState:
             side = fb % FB
             mag = f_edges[side] + u[:, 1] * (f_edges[side + 1] - f_edges[side])
             f = torch.where(fb >= FB, -mag, mag)
-            smax = torch.as_tensor(max_offset(tt.cpu().numpy()), dtype=torch.float32, device=self.dev)
+            smax = max_offset(tt.double()).float()  # float64 as in training
             exact = a + tt[:, None] * d + (f * smax)[:, None] * normal
             centre = a + ((tb.clamp(min=0).float() + 0.5) / TB)[:, None] * d
             both = self._split_ok(rr.repeat(2), u_n.repeat(2), v_n.repeat(2), kc.repeat(2), torch.cat([exact, centre]), t)
@@ -383,16 +382,11 @@ class SampleState:
         ar = torch.arange(len(rows), device=self.dev)
         not_end[ar, u] = False
         not_end[ar, v] = False
+        cut = torch.stack([u, v], -1)  # the street being cut, at either end
         for end in (u, v):
-            q = self.pos[rows, end]
             inc = (ids == end[:, None, None]).any(-1)
-            ok &= ~(geo.segments_cross(q[:, None], w[:, None], a, b) & other & ~inc).any(-1)
-            ok &= ~((geo.point_segment_distance(nodes, q[:, None], w[:, None]) < self.clr) & not_end).any(-1)
-            dirs, dvalid = self._nbr_dirs(rows, end)
-            nb = self.nbr[rows, end]
-            dvalid &= (nb != u[:, None]) & (nb != v[:, None])  # the street being cut
-            new = torch.atan2(w[:, 1] - q[:, 1], w[:, 0] - q[:, 0])
-            ok &= ~((angle_diff(dirs, new[:, None]) < self.min_angle) & dvalid).any(-1)
+            ok &= geo.street_clear(self.pos[rows, end], w, a, b, other & ~inc, nodes, not_end, self.clr)
+            ok &= self.angle_free(rows, end, w, skip=cut)
         return ok
 
     def _nbr_dirs(self, rows: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
@@ -567,13 +561,20 @@ class SampleState:
         dist_e = geo.point_segment_distance(pt[:, None], a, b)
         ok &= ~((dist_e < self.clr) & valid & ~incident).any(-1)
         if p is not None:
-            origin = self.pos[rows, p]
-            cross = geo.segments_cross(origin[:, None], pt[:, None], a, b) & valid & ~incident
-            ok &= ~cross.any(-1)
-            dn = geo.point_segment_distance(nodes, origin[:, None], pt[:, None])
             not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
-            ok &= ~((dn < self.clr) & not_p).any(-1)
+            ok &= geo.street_clear(self.pos[rows, p], pt, a, b, valid & ~incident, nodes, not_p, self.clr)
         return ok
+
+    def angle_free(self, rows: Tensor, node: Tensor, toward: Tensor, skip: Tensor | None = None) -> Tensor:
+        """Whether a new street from ``node`` toward points ``toward (R, 2)`` keeps
+        ``min_angle`` to the node's streets (those to the neighbours ``skip (R, k)`` aside)."""
+        dirs, dvalid = self._nbr_dirs(rows, node)
+        if skip is not None:
+            nb = self.nbr[rows, node]
+            dvalid = dvalid & ~(nb[:, :, None] == skip[:, None, :]).any(-1)
+        at = self.pos[rows, node]
+        new = torch.atan2(toward[:, 1] - at[:, 1], toward[:, 0] - at[:, 0])
+        return ~((angle_diff(dirs, new[:, None]) < self.min_angle) & dvalid).any(-1)
 
     # ---------------------------------------------------------------------- commit
     def _reference(self, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
