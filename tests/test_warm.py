@@ -5,9 +5,9 @@ import torch
 
 from citygen.errors import UsageError
 from citygen.model.checkpoint import save_model
-from citygen.model.encode import N_TYPES
+from citygen.model.encode import N_TYPES, Binning
 from citygen.model.network import LayoutModel, ModelConfig
-from training.warm import warm_start
+from training.warm import load_source, warm_start
 
 SMALL = {"d_model": 32, "n_layers": 1, "n_heads": 2, "d_pair": 16}
 
@@ -19,7 +19,7 @@ def test_a_split_model_keeps_every_weight_of_its_plain_source(tmp_path):
     torch.manual_seed(1)
     model = LayoutModel(ModelConfig(**SMALL, split=True))
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
-    report = warm_start(model, tmp_path / "plain")
+    report = warm_start(model, load_source(tmp_path / "plain", model.config))
     have, got = src.state_dict(), model.state_dict()
     for name in report["copied"]:
         assert torch.equal(got[name], have[name])
@@ -34,6 +34,23 @@ def test_a_split_model_keeps_every_weight_of_its_plain_source(tmp_path):
 
 def test_another_width_is_refused(tmp_path):
     save_model(tmp_path / "plain", LayoutModel(ModelConfig(**SMALL)), {"status": "complete"})
-    model = LayoutModel(ModelConfig(**(SMALL | {"d_model": 64}), split=True))
     with pytest.raises(UsageError, match="its d_model is 32, this run's 64"):
-        warm_start(model, tmp_path / "plain")
+        load_source(tmp_path / "plain", ModelConfig(**(SMALL | {"d_model": 64}), split=True))
+    with pytest.raises(UsageError, match="weight head_gap.2.weight has shape"):
+        load_source(tmp_path / "plain", ModelConfig(**SMALL, binning=Binning(gap_bins=48)))
+
+
+def test_a_bad_init_from_with_overwrite_leaves_the_old_run(tmp_path):
+    """The source is checked before --overwrite removes the run that is there."""
+    from citygen.cli import main
+    from data_prep.prepare import PrepareConfig, make_sources, prepare
+
+    data = tmp_path / "ds"
+    prepare(make_sources(bundled="test"), data, PrepareConfig(block=1), progress=False)
+    run = tmp_path / "run"
+    save_model(run, LayoutModel(ModelConfig(**SMALL)), {"status": "complete"})
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code = main(["train", "--data", str(data), "--out", str(run), "--overwrite", "--epochs", "1",
+                 "--init-from", str(tmp_path / "missing"), "--no-progress"])  # fmt: skip
+    assert code != 0
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

@@ -230,6 +230,11 @@ def _train(
     from tqdm.auto import tqdm
 
     data = load_dataset(data_dir)
+    source = None  # a warm start's weights, checked before the run's folder is touched
+    if config.init_from is not None and not resume:
+        from training.warm import load_source
+
+        source = load_source(None if config.init_from == "default" else config.init_from, model_config or ModelConfig())
     dist = distributed.setup()
     if distributed.is_main(dist) or not overwrite:
         run_dir.check_out(out, resume, overwrite and distributed.is_main(dist))
@@ -246,11 +251,10 @@ def _train(
     model_config.tile_size = data.tile_size
     torch.manual_seed(config.seed)
     model = LayoutModel(model_config)
-    if config.init_from is not None and not resume:
+    if source is not None:
         from training.warm import warm_start
 
-        src = None if config.init_from == "default" else config.init_from
-        report = warm_start(model, src)
+        report = warm_start(model, source)
         log.info("initialised from %s: %d weights copied, %d grown, %d new", config.init_from,
                  len(report["copied"]), len(report["grown"]), len(report["new"]))  # fmt: skip
     model = model.to(device)
