@@ -5,6 +5,8 @@ plus :data:`MANIFEST` (``citygen-run.json``), which lists every file with its SH
 facts needed to regenerate it (seed, n, batch size, sampling settings, model and its hash,
 command). A folder holds one run or none:
 
+- a run's files may lie in sub-folders (``candidate_0/merged.geojson``: infill); the manifest
+  names them by their path relative to ``DIR``, with ``/``;
 - the run is written into a hidden temporary sibling (``.DIR.citygen-tmp-PID-XXXX``), the
   manifest last, and renamed into place at the end; a new or empty ``DIR`` is replaced by that
   rename, so a reader sees all of the run or nothing, and a killed run leaves ``DIR`` as it was;
@@ -70,9 +72,15 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         return None
-    if not isinstance(doc.get("files"), dict):
+    if not isinstance(doc.get("files"), dict) or not all(map(_safe_name, doc["files"])):
         return None
     return doc
+
+
+def _safe_name(name: Any) -> bool:
+    """Whether a manifest's file name stays inside its folder (no ``..``, not absolute)."""
+    parts = name.split("/") if isinstance(name, str) else [""]
+    return all(part not in ("", ".", "..") and "\\" not in part for part in parts)
 
 
 def verify_run(folder: str | Path) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def verify_run(folder: str | Path) -> dict[str, Any]:
     if manifest is None:
         msg = f"{d} holds no citygen run (no {MANIFEST})"
         raise InputDataError(msg)
-    have, listed = set(_entries(d)) - {MANIFEST}, set(manifest["files"])
+    have, listed = set(_files(d)) - {MANIFEST}, set(manifest["files"])
     if have != listed:
         diff = sorted(have ^ listed)
         msg = f"{d} is not one whole run: {', '.join(diff[:3])} missing or not listed"
@@ -112,6 +120,23 @@ def _entries(folder: Path) -> list[str]:
         return sorted(e for e in os.listdir(folder) if not e.startswith(PROBE_PREFIX))
     except FileNotFoundError:
         return []
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file under ``folder`` by its ``/`` path relative to it, less write probes."""
+    found = []
+    for top in _entries(folder):
+        path = folder / top
+        if path.is_dir() and not path.is_symlink():
+            found += [p.relative_to(folder).as_posix() for p in path.rglob("*") if not p.is_dir()]
+        else:
+            found.append(top)
+    return sorted(found)
+
+
+def _tops(names: Any) -> set[str]:
+    """The entries of a run folder that hold the listed files (their first path part)."""
+    return {name.split("/", 1)[0] for name in names}
 
 
 def check_run_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, Any] | None:
@@ -147,13 +172,13 @@ def check_run_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, 
     if not entries:
         return None
     manifest = read_manifest(out)
-    listed = set(manifest["files"]) | {MANIFEST} if manifest is not None else set()
+    listed = _tops(manifest["files"]) | {MANIFEST} if manifest is not None else set()
     foreign = [e for e in entries if e not in listed]
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         what = "files of no citygen run" if manifest is None else "files its run did not write"
         msg = (
-            f"{out} holds {what} ({shown}); generate writes into a new or empty folder, or "
+            f"{out} holds {what} ({shown}); a run is written into a new or empty folder, or "
             "replaces an earlier run with --overwrite, and never touches other files"
         )
         raise OutputError(msg)
@@ -215,11 +240,17 @@ def remove_run(folder: Path) -> bool:
         Whether the folder is gone (False: it held files no run wrote, which are kept).
     """
     manifest = read_manifest(folder)
-    for name in (manifest or {}).get("files", {}):
+    names = list((manifest or {}).get("files", {}))
+    for name in names:
         with contextlib.suppress(FileNotFoundError):
             (folder / name).unlink()
     with contextlib.suppress(FileNotFoundError):
         (folder / MANIFEST).unlink()
+    subfolders = {folder.joinpath(*name.split("/")[:k]) for name in names
+                  for k in range(1, name.count("/") + 1)}  # fmt: skip
+    for sub in sorted(subfolders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # kept if it holds files no run wrote
+            sub.rmdir()
     try:
         folder.rmdir()
     except OSError:
@@ -275,7 +306,8 @@ def write_run(
     Parameters
     ----------
     write
-        ``write(folder) -> files``: writes the run's files into an empty folder.
+        ``write(folder) -> files``: writes the run's files into an empty folder (or
+        sub-folders of it).
     out_dir
         The run folder.
     info
@@ -300,14 +332,15 @@ def write_run(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.citygen-tmp-{os.getpid()}-", dir=out.parent))
     try:
         files = [Path(p) for p in write(tmp)]
-        stray = [p for p in files if p.parent != tmp]
+        stray = [p for p in files if tmp not in p.parents]
         if stray:
             msg = f"run files must be written in the run folder, got {stray[0]}"
             raise OutputError(msg)
+        names = [p.relative_to(tmp).as_posix() for p in files]
         manifest = {
             "kind": KIND,
             **info,
-            "files": {p.name: sha256_file(p) for p in files},
+            "files": {name: sha256_file(p) for name, p in zip(names, files, strict=True)},
         }
         atomic.write_json(tmp / MANIFEST, manifest)
         os.chmod(tmp, 0o755)
@@ -315,7 +348,7 @@ def write_run(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return [out / p.name for p in files] + [out / MANIFEST]
+    return [out.joinpath(*name.split("/")) for name in names] + [out / MANIFEST]
 
 
 def write_layout_run(

@@ -58,6 +58,7 @@ def test_one_file_per_format(area_dir: Path):
         "area.graphml",
         "area.osm",
         "area.png",
+        "citygen-run.json",  # the run's manifest (export.run), as generate writes
     ]
 
 
@@ -202,3 +203,41 @@ def test_parse_area(text, size):
 def test_parse_area_refuses_junk():
     with pytest.raises(UsageError):
         parse_area("5x")
+
+
+def test_an_area_is_one_run_folder_checked_before_sampling(capsys, tmp_path: Path, monkeypatch):
+    """Like generate: a second run is refused before any sampling, --overwrite replaces it whole,
+    and a folder of the user's own files is never written to."""
+    import citygen.area
+    from export.run import verify_run
+
+    out = tmp_path / "area"
+    code, _, err = _run(capsys, "--area", "1000x1000", "--format", "geojson,png", "--out", str(out))
+    assert code == 0, err
+    assert sorted(verify_run(out)["files"]) == ["area.geojson", "area.png"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled before the output folder was checked")
+
+    monkeypatch.setattr(citygen.area, "generate_area", no_sampling)
+    code, _, err = _run(capsys, "--area", "1000x1000", "--seed", "1", "--out", str(out))
+    assert code == 1 and "earlier run" in err and "--overwrite" in err and err.count("\n") == 1
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    code, _, err = _run(capsys, "--area", "1000x1000", "--overwrite", "--out", str(mine))
+    assert code == 1 and "files of no citygen run" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    code, _, err = _run(capsys, "--area", "1000x1000", "--out", str(tmp_path / "f" / "x"),
+                        "--center", "")  # fmt: skip
+    assert code == 1 and "--center" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    monkeypatch.undo()
+    code, _, err = _run(capsys, "--area", "1000x1000", "--seed", "1", "--format", "geojson",
+                        "--overwrite", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    manifest = verify_run(out)
+    assert sorted(manifest["files"]) == ["area.geojson"]  # the old run's PNG is gone
+    assert manifest["seed"] == 1 and manifest["area_m"] == [1000.0, 1000.0]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -326,3 +326,33 @@ def test_site_crs_without_units_of_length_is_an_error(tmp_path, region):
     gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 10, 10)], crs=engineering).to_file(path)
     with pytest.raises(UsageError, match="no units of length"):
         read_site(path, region.crs)
+
+
+def test_cli_writes_one_run_folder_and_refuses_an_earlier_run_first(tmp_path, region, capsys,
+                                                                    monkeypatch):  # fmt: skip
+    """A second infill into the same folder is refused before the context is read; with
+    --overwrite the old run's candidates are all gone (no candidate_1 of a 2-candidate run)."""
+    import data_prep.clean
+    from export.run import verify_run
+
+    site = write_site(tmp_path / "site.geojson", l_shape(region, 300.0), region.crs)
+    out = tmp_path / "out"
+    base = ["infill", "--site", str(site), "--bundled", "test", "--format", "geojson"]
+    assert main([*base, "--n", "2", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert {"candidate_0/new.geojson", "candidate_1/new.geojson"} <= set(verify_run(out)["files"])
+
+    def no_context(*args, **kwargs):
+        raise AssertionError("read the context before checking the output folder")
+
+    with monkeypatch.context() as m:
+        m.setattr(data_prep.clean, "clean", no_context)
+        capsys.readouterr()
+        assert main([*base, "--n", "1", "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "earlier run" in err and "--overwrite" in err and err.count("\n") == 1
+        assert main([*base, "--n", "1", "--out", str(site / "x")]) == 1
+        assert capsys.readouterr().err.startswith("error: --out")
+    assert main([*base, "--n", "1", "--seed", "5", "--overwrite", "--out", str(out)]) == 0
+    manifest = verify_run(out)
+    assert manifest["seed"] == 5 and manifest["n"] == 1
+    assert not (out / "candidate_1").exists()

@@ -179,3 +179,50 @@ def test_the_current_directory_is_refused(tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "empty") == []
     write_run(_writer(["a.geojson"], "x"), "sub", {})  # a new folder below it is fine
     assert verify_run(tmp_path / "empty" / "sub")["files"]
+
+
+def _nested_writer(names: list[str], text: str):
+    def write(folder: Path) -> list[Path]:
+        out = []
+        for name in names:
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{text} {name}")
+            out.append(path)
+        return out
+
+    return write
+
+
+def test_a_run_may_keep_files_in_sub_folders(tmp_path):
+    """infill writes candidate_K/...: listed by relative path, replaced whole, old ones gone."""
+    out = tmp_path / "run"
+    old = ["candidate_0/merged.geojson", "candidate_1/merged.geojson", "sheet.png"]
+    files = write_run(_nested_writer(old, "old"), out, {"n": 2})
+    assert files == [out / "candidate_0" / "merged.geojson", out / "candidate_1" / "merged.geojson",
+                     out / "sheet.png", out / MANIFEST]  # fmt: skip
+    assert sorted(verify_run(out)["files"]) == old
+    with pytest.raises(OutputError, match="earlier run"):
+        check_run_folder(out)
+    write_run(_nested_writer(["candidate_0/merged.geojson", "sheet.png"], "new"), out, {"n": 1},
+              overwrite=True)  # fmt: skip
+    assert sorted(os.listdir(out)) == ["candidate_0", MANIFEST, "sheet.png"]  # candidate_1 gone
+    assert (out / "candidate_0" / "merged.geojson").read_text().startswith("new")
+    verify_run(out)
+    (out / "candidate_0" / "notes.txt").write_text("mine")
+    with pytest.raises(InputDataError, match=r"candidate_0/notes\.txt missing or not listed"):
+        verify_run(out)
+
+
+def test_a_manifest_naming_files_outside_its_folder_is_no_run(tmp_path):
+    """A hand-made manifest listing ../victim must not make --overwrite delete that file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "run"
+    out.mkdir()
+    doc = {"kind": "citygen-run", "files": {"../victim.txt": "0" * 64}}
+    (out / MANIFEST).write_text(json.dumps(doc))
+    with pytest.raises(OutputError, match="files of no citygen run"):
+        write_run(_writer(["a.geojson"], "new"), out, {}, overwrite=True)
+    assert victim.read_text() == "precious"
+    assert sorted(os.listdir(out)) == [MANIFEST]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from typing import Any
 
 
@@ -28,23 +30,34 @@ def area_objective(args: argparse.Namespace) -> Any:
 
 
 def run_area(args: argparse.Namespace) -> int:
-    """Generate the area asked for by ``--area`` and write it; print a summary."""
+    """Generate the area asked for by ``--area`` and write it as one run; print a summary.
+
+    The run folder is checked before any work and written as :mod:`export.run` writes
+    ``generate``'s runs: a manifest of its files, refused over another run without
+    ``--overwrite``, renamed into place whole.
+    """
+    from citygen import __version__
     from citygen.area import check_area, generate_area
     from citygen.area.export import write_area
     from citygen.area.size import parse_area
     from citygen.area.tiling import check_size
-    from citygen.model.checkpoint import load_model
     from citygen.device import resolve_device
-    from citygen.generation import styled
+    from citygen.generation import _weights_sha256, styled
+    from citygen.model.checkpoint import load_model
     from citygen.sampling.loop import SampleConfig
-    from export.geo import check_center, parse_center
+    from export.geo import DEFAULT_CENTER, Placement, parse_center
+    from export.run import check_run_folder, write_run
     from export.write import parse_formats
 
     width, height = parse_area(args.area)
+    check_size(width, height, 1.0)  # the model's tile size is checked again once loaded
     fmts = parse_formats(args.format)
-    center = check_center(parse_center(args.center)) if args.center else None
+    center = parse_center(args.center) if args.center is not None else None
+    Placement.at_center(center or DEFAULT_CENTER, max(width, height))  # fails before the work
+    check_run_folder(args.out, args.overwrite)
     objective = area_objective(args)
-    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap, bend_tolerance=args.bend_tolerance)
+    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap,
+                       bend_tolerance=args.bend_tolerance)  # fmt: skip
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)
     check_size(width, height, float(model.config.tile_size))
@@ -73,7 +86,20 @@ def run_area(args: argparse.Namespace) -> int:
     }
     if style_meta:
         meta["style"] = style_meta
-    files = write_area(A, args.out, fmts, center, meta)
+    info = {
+        **meta,
+        "area_m": [width, height],
+        "model_sha256": _weights_sha256(args.model),
+        "batch_size": args.batch_size,
+        "connect": args.connect,
+        "formats": list(fmts),
+        "center": center,
+        "command": "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["generate"] else None,
+        "citygen_version": __version__,
+    }
+    files = write_run(
+        lambda folder: write_area(A, folder, fmts, center, meta), args.out, info, args.overwrite
+    )
     stats = A.graph["stats"]
     print(
         f"area {width:g} x {height:g} m: {stats['tiles']} tiles, {A.number_of_nodes()} nodes, "

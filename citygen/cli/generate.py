@@ -107,16 +107,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and print the files written."""
+    from citygen.paths import check_output_dir
+
+    check_output_dir(args.out, "--out")
     if args.area is not None:
         from citygen.cli.area import run_area
 
         return run_area(args)
     from citygen.generation import generate
-    from citygen.paths import check_output_dir
     from citygen.sampling.loop import SampleConfig
     from export.geo import parse_center
 
-    check_output_dir(args.out, "--out")
     center = parse_center(args.center) if args.center is not None else None
     cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap, bend_tolerance=args.bend_tolerance)
     result = generate(

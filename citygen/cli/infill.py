@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
-from citygen.cli._args import integer
+from citygen.cli._args import integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,27 +25,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--place", metavar="NAME", help="place name (online, osmnx)")
     src.add_argument("--bbox", metavar="W,S,E,N", help="bounding box in degrees (online)")
     p.add_argument("--n", type=integer, default=8, help="number of candidates")
-    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="0 .. 2**63-1; same seed, same files")
     p.add_argument("--keep-existing", action="store_true", help="keep the real streets inside")
     p.add_argument("--objective", metavar="NAMES", help="rank candidates: connectivity, ...")
     p.add_argument("--weights", metavar="W1,W2", help="weight per objective (1 each)")
     p.add_argument("--format", default="all", help="geojson,graphml,osm (PNGs always)")
     p.add_argument("--model", metavar="RUN_DIR", help="model directory (default: shipped)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--out", required=True, metavar="OUT_DIR")
-    p.set_defaults(run=run)
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT_DIR",
+        help="run folder: new or empty (or an earlier run, with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
+    )
+    p.set_defaults(
+        run=run,
+        on_interrupt="interrupted; nothing was written to the output folder (an earlier run "
+        "there is unchanged); run the command again to start over",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the infill and print a line per candidate."""
-    from citygen.model.checkpoint import load_model
+    """Run the infill, write the candidates as one run folder and print a line per candidate.
+
+    The folder is checked before any work and written as ``generate`` writes its runs
+    (:mod:`export.run`): a manifest of the files, renamed into place whole.
+    """
+    from citygen import __version__
+    from citygen.api import check_int
     from citygen.device import resolve_device
+    from citygen.generation import _weights_sha256
     from citygen.infill import context_graph, infill
     from citygen.infill_io import read_site, write_candidates
+    from citygen.model.checkpoint import load_model
+    from citygen.paths import check_output_dir
     from data_prep.clean import clean
     from data_prep.prepare import make_sources
+    from export.run import check_run_folder, write_run
     from export.write import parse_formats
 
+    check_output_dir(args.out, "--out")
+    check_run_folder(args.out, args.overwrite)
+    check_int(args.n, "number of candidates", 1)
     parse_formats(args.format)
     objective = None
     if args.objective:
@@ -53,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
     (source,) = make_sources(
         bundled=args.bundled, osm=args.context, place=args.place, bbox=args.bbox
     )[:1]
+    dev = resolve_device(args.device)
+    model = load_model(args.model, dev)  # a bad model fails before the context is cleaned
     region = clean(source.load())
     context = context_graph(region)
     site = read_site(args.site, region.crs)
-    dev = resolve_device(args.device)
-    model = load_model(args.model, dev)
     cands = infill(
         model,
         context,
@@ -67,12 +95,24 @@ def run(args: argparse.Namespace) -> int:
         keep_existing=args.keep_existing,
         objective=objective,
     )
-    files = write_candidates(
-        cands,
-        site,
+    meta = {"model": args.model or "default", "context": source.value}
+    info = {
+        **meta,
+        "model_sha256": _weights_sha256(args.model),
+        "seed": args.seed,
+        "n": args.n,
+        "keep_existing": args.keep_existing,
+        "objective": args.objective,
+        "weights": args.weights,
+        "formats": args.format,
+        "command": "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["infill"] else None,
+        "citygen_version": __version__,
+    }
+    files = write_run(
+        lambda folder: write_candidates(cands, site, folder, args.format, meta),
         args.out,
-        args.format,
-        {"model": args.model or "default", "context": source.value},
+        info,
+        args.overwrite,
     )
     for k, c in enumerate(cands):
         v = c.values
