@@ -465,3 +465,46 @@ def test_smc_weights_drop_invalid_particles():
     assert w[0].tolist() == pytest.approx([0.0, 0.5, 0.5])
     assert w[1].sum() == pytest.approx(1.0)  # a group with no valid particle keeps its weights
     assert (w[1] > 0).all()
+
+
+def test_cli_finetune_refuses_to_overwrite_its_own_model(tmp_path, capsys, base_dir):
+    """--out equal to --model used to replace the pretrained weights with the tuned ones."""
+    before = {p.name: p.read_bytes() for p in base_dir.iterdir() if p.is_file()}
+    argv = ["finetune", "--objective", "length", "--model", str(base_dir), "--out",
+            str(base_dir), "--steps", "1", "--batch-size", "2", "--no-progress"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is the model being fine-tuned" in err
+    assert {p.name: p.read_bytes() for p in base_dir.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--lr", "1e308"], "learning rate must be positive and at most"),
+    (["--lr", "1e30"], "fine-tuning diverged"),
+])  # fmt: skip
+def test_cli_finetune_bad_or_diverging_lr_is_one_error_line(tmp_path, capsys, base_dir, argv,
+                                                            words):  # fmt: skip
+    """Both used to end in a traceback (float overflow in AdamW; NaN in the JSON config)."""
+    out = tmp_path / "ft"
+    code = main(["finetune", "--objective", "length", "--model", str(base_dir), "--out", str(out),
+                 "--steps", "3", "--batch-size", "2", "--no-progress", *argv])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith("error: ") and words in err and err.count("\n") == 1
+    assert not (out / "config.json").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64)])
+def test_cli_finetune_seeds_out_of_range_are_usage_errors(tmp_path, capsys, base_dir, seed):
+    with pytest.raises(SystemExit) as exc:
+        main(["finetune", "--objective", "length", "--model", str(base_dir), "--out",
+              str(tmp_path / "ft"), f"--seed={seed}"])  # fmt: skip
+    assert exc.value.code == 2
+    assert "seed must be within" in capsys.readouterr().err
+
+
+def test_step_seeds_of_large_seeds_stay_in_range():
+    from citygen.objectives.finetune import step_seed
+
+    assert step_seed(3, 2) == 3 * 1_000_003 + 2  # small seeds: the seeds used before
+    assert 0 <= step_seed(2**63 - 1, 99) < 2**63

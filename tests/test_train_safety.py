@@ -25,7 +25,7 @@ import torch
 import training.train as train_mod
 from citygen.model.checkpoint import CONFIG, WEIGHTS, load_model, save_model
 from citygen.cli import main
-from citygen.errors import CheckpointError
+from citygen.errors import CheckpointError, UsageError
 from citygen.model.network import LayoutModel, ModelConfig
 from data_prep.prepare import PrepareConfig, make_sources, prepare
 
@@ -112,13 +112,27 @@ def test_a_diverging_run_stops_with_an_error_and_valid_json(
     one_error(code, err, "--overwrite")
 
 
-@pytest.mark.parametrize("lr", ["inf", "nan", "-1", "0"])
+@pytest.mark.parametrize("lr", ["inf", "nan", "-1", "0", "1e308"])
 def test_bad_learning_rates_are_one_error_line(
     lr: str, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     code, err = run(capsys, *train_args(data, tmp_path / "o", f"--lr={lr}"))
     one_error(code, err, "learning rate must be positive and finite")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63), str(2**64)])
+def test_seeds_out_of_range_are_usage_errors(
+    seed: str, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """As generate's: -1 and 2**64 used to end in a traceback (numpy / torch seeding)."""
+    with pytest.raises(SystemExit) as exc:
+        main(train_args(data, tmp_path / "o", f"--seed={seed}"))
+    assert exc.value.code == 2
+    assert "seed must be within 0..9223372036854775807" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(UsageError, match="seed must be within"):
+        train_mod.TrainConfig(seed=int(seed))
 
 
 def test_bad_model_settings_are_one_error_line(
@@ -275,7 +289,7 @@ def test_any_random_bytes_state_file_is_a_checkpoint_error(tmp_path: Path) -> No
     """Random bytes reach torch's unpickler in many ways (IndexError among them): all refused."""
     import random
 
-    from citygen.errors import CheckpointError
+    from citygen.errors import CheckpointError, UsageError
     from training.checkpoint import load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)

@@ -33,6 +33,11 @@ from training.data import StreamConfig, TrainingStream
 
 log = logging.getLogger(__name__)
 
+#: Largest learning rate: above it AdamW's step no longer fits a float32 (a traceback, not a
+#: divergence error).
+MAX_LR = 1e30
+#: Largest seed, as ``citygen generate`` takes (a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
 TRIM_EVERY = 8  # steps between returning freed heap memory to the system (see citygen._memory)
 REALISM_EVERY = 5  # epochs between quick realism checks (sampling is slow on CPU); also the last
 
@@ -84,8 +89,14 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1:
             msg = "epochs and batch size must be at least 1"
             raise UsageError(msg)
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            msg = f"learning rate must be positive and finite, got {self.lr}"
+        if not (self.lr > 0 and math.isfinite(self.lr)) or self.lr > MAX_LR:
+            msg = f"learning rate must be positive and finite (at most {MAX_LR:g}), got {self.lr}"
+            raise UsageError(msg)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            msg = f"seed must be an integer, got {self.seed!r}"
+            raise UsageError(msg)
+        if not 0 <= self.seed <= MAX_SEED:
+            msg = f"seed must be within 0..{MAX_SEED}, got {self.seed}"
             raise UsageError(msg)
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             msg = f"weight decay must be finite and not negative, got {self.weight_decay}"

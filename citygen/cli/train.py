@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import integer, number
+from citygen.cli._args import integer, number, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=integer, default=16)
     p.add_argument("--lr", type=number, default=2e-3)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--seed", type=integer, default=0)
+    p.add_argument("--seed", type=seed, default=0, help="0 .. 2**63-1")
     p.add_argument(
         "--resume",
         action="store_true",

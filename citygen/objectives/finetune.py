@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from citygen.device import resolve_device
-from citygen.errors import UsageError
-from citygen.api import load_model
+from citygen.api import check_seed, load_model
+from citygen.errors import TrainingError, UsageError
 from citygen.model.checkpoint import CONFIG, read_config, save_model
 from citygen.model.likelihood import batch_nll, sequence_batch
 from citygen.model.network import LayoutModel
@@ -44,6 +44,10 @@ from citygen.style import drawn_styles
 from data_prep.order import to_sequence
 
 log = logging.getLogger(__name__)
+
+
+#: Largest learning rate: above it Adam's step no longer fits a float32.
+MAX_LR = 1e30
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,10 @@ class FinetuneConfig:
         if self.batch_size < 2:
             msg = f"fine-tuning needs --batch-size of at least 2 (baseline), got {self.batch_size}"
             raise UsageError(msg)
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            msg = f"learning rate must be positive, got {self.lr}"
+        if not (0 < self.lr <= MAX_LR):
+            msg = f"learning rate must be positive and at most {MAX_LR:g}, got {self.lr}"
             raise UsageError(msg)
+        check_seed(self.seed)
         if not (self.kl >= 0 and math.isfinite(self.kl)):
             msg = f"--kl must be finite and >= 0, got {self.kl}"
             raise UsageError(msg)
@@ -133,6 +138,7 @@ def policy_step(
     opt.zero_grad(set_to_none=True)
     loss.backward()
     gnorm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+    _check_finite(loss, gnorm, kl, cfg.lr)
     opt.step()
     means = scored.mean_values()
     return {
@@ -143,11 +149,39 @@ def policy_step(
     } | {k: round(v, 6) for k, v in means.items()}
 
 
+def _check_finite(loss: torch.Tensor, gnorm: torch.Tensor, kl: torch.Tensor, lr: float) -> None:
+    """Stop fine-tuning (before the step, so no NaN weights) once it is no longer finite.
+
+    Raises
+    ------
+    TrainingError
+        Naming the quantity that is not finite.
+    """
+    for what, value in (("loss", loss), ("grad norm", gnorm), ("KL", kl)):
+        if not bool(torch.isfinite(value).all()):
+            msg = (
+                f"fine-tuning diverged: the {what} is not finite at learning rate {lr:g}; "
+                "lower --lr and fine-tune again"
+            )
+            raise TrainingError(msg)
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The sampling seed of one policy step (within the seeds :func:`sample` takes)."""
+    return (seed * 1_000_003 + step) % 2**63
+
+
 def _check_out(out: Path, base: Path | None) -> None:
     if out.is_file():
         msg = f"--out {out} is a file, not a directory"
         raise UsageError(msg)
-    if (out / CONFIG).exists() and (base is None or out.resolve() != base.resolve()):
+    if base is not None and out.resolve() == base.resolve():
+        msg = (
+            f"--out {out} is the model being fine-tuned (--model); write the fine-tuned model "
+            "to another --out, so the pretrained one stays"
+        )
+        raise UsageError(msg)
+    if (out / CONFIG).exists():
         msg = f"{out} already holds a model; choose another --out"
         raise UsageError(msg)
 
@@ -215,7 +249,7 @@ def finetune(
     bar = tqdm(total=cfg.steps, disable=not progress, unit="step", desc="finetune")
     for step in range(cfg.steps):
         rec = policy_step(
-            policy, reference, opt, objective, cfg, cfg.seed * 1_000_003 + step, sample_config
+            policy, reference, opt, objective, cfg, step_seed(cfg.seed, step), sample_config
         )
         history.append({"step": step + 1} | rec)
         bar.update(1)
