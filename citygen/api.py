@@ -306,7 +306,7 @@ def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence, style: Any = N
     Raises
     ------
     UsageError
-        If ``model`` is not a model.
+        If ``model`` is not a model, or ``style`` is not one row of finite style values.
     LayoutError
         If ``tile`` is not a layout (see :func:`as_layout`).
     """
@@ -315,7 +315,24 @@ def log_likelihood(model: LayoutModel, tile: nx.Graph | Sequence, style: Any = N
 
     net = _check_model(model)
     checked = _check_sequence(tile) if isinstance(tile, Sequence) else as_layout(tile)
-    return _log_likelihood(net, checked, style)
+    return _log_likelihood(net, checked, _check_style_row(style, net))
+
+
+def _check_style_row(style: Any, net: LayoutModel) -> Any:
+    """A raw style row ``(STYLE_DIM,)`` of finite numbers for a style model, or None."""
+    import numpy as np
+
+    from citygen.style import STYLE_DIM, check_bank
+
+    if style is None:
+        return None
+    if not net.config.style_dim:
+        msg = "this model takes no style (it was trained without --style); leave out style"
+        raise UsageError(msg)
+    if isinstance(style, str) or np.shape(style) != (STYLE_DIM,):
+        msg = f"style must be one raw style row of {STYLE_DIM} numbers (citygen.style), got {style!r:.60}"
+        raise UsageError(msg)
+    return check_bank([style], "style")[0]
 
 
 __all__ = [

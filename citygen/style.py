@@ -134,7 +134,11 @@ def check_bank(bank: np.ndarray, what: str) -> np.ndarray:
     UsageError
         If it is empty, of the wrong width or not finite.
     """
-    arr = np.asarray(bank, dtype=np.float64)
+    try:
+        arr = np.asarray(bank, dtype=np.float64)
+    except (TypeError, ValueError):
+        msg = f"{what}: style values must be numbers, got {type(bank).__name__} {bank!r:.60}"
+        raise UsageError(msg) from None
     if arr.ndim != 2 or arr.shape[1] != STYLE_DIM or arr.shape[0] == 0:
         msg = f"{what}: a style bank must be a non-empty (k, {STYLE_DIM}) table, got shape {arr.shape}"
         raise UsageError(msg)

@@ -69,6 +69,9 @@ def find_osm_files(path: str | Path) -> list[Path]:
         raise InputDataError(msg)
     if p.is_file():
         return [p]
+    if not p.is_dir():
+        msg = f"{p} is neither a file nor a folder of OSM files (a device or a pipe?)"
+        raise InputDataError(msg)
     files = sorted(f for f in p.iterdir() if f.is_file() and is_osm_file(f))
     if not files:
         msg = (

@@ -206,3 +206,23 @@ def test_load_model_refuses_a_non_path():
         api.load_model(42)
     with pytest.raises(CitygenError, match="no such model directory"):
         api.load_model("/nonexistent/model")
+
+
+@pytest.mark.parametrize(
+    ("style", "words"),
+    [
+        ([math.nan] * 8, "must be finite"),  # gave log p = nan
+        ("abc", "one raw style row of 8"),  # raw ValueError from numpy
+        ([1.0, 2.0, 3.0], "one raw style row of 8"),
+        (["a"] * 8, "must be numbers"),
+    ],
+)
+def test_log_likelihood_refuses_a_bad_style_row(model, style, words):
+    assert model.config.style_dim == 8  # the shipped model takes a style
+    with pytest.raises(UsageError, match=words):
+        api.log_likelihood(model, _layout(), style=style)
+
+
+def test_sample_refuses_a_style_that_is_not_numbers(model):
+    with pytest.raises(UsageError, match="must be numbers"):
+        api.sample(model, 1, style="x")  # raw ValueError from numpy

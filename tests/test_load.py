@@ -272,3 +272,9 @@ def test_osmnx_without_network_is_network_unavailable(monkeypatch: pytest.Monkey
         load.load_place("Helsinki, Finland")
     with pytest.raises(NetworkUnavailableError, match="could not download bbox"):
         load.load_bbox(BBOX)
+
+
+def test_a_device_or_pipe_is_an_input_error():
+    """--osm /dev/null used to end in NotADirectoryError (it is neither file nor folder)."""
+    with pytest.raises(InputDataError, match="neither a file nor a folder"):
+        load.find_osm_files("/dev/null")

@@ -163,6 +163,34 @@ def test_load_model_refuses_nan_weights_and_broken_configs(done: Path, tmp_path:
             load_model(d)
 
 
+def test_a_config_that_does_not_fit_its_weights_fails_at_once(done: Path, tmp_path: Path) -> None:
+    """n_layers 10**9 used to build a billion layers (minutes, then out of memory); a config
+    of another width or depth is now compared with the weights file before the model is built."""
+    import time
+
+    cfg = json.loads((done / CONFIG).read_text())
+    cases = [({"n_layers": 10**9}, "n_layers must be at most 256"),
+             ({"n_layers": 256}, "missing from the file"),
+             ({"d_model": 16384, "n_heads": 4}, "in the file"),
+             ({"binning": 3}, "binning must be a JSON object")]  # fmt: skip
+    for i, (change, words) in enumerate(cases):
+        d = tmp_path / f"cfg{i}"
+        d.mkdir()
+        (d / WEIGHTS).write_bytes((done / WEIGHTS).read_bytes())
+        (d / CONFIG).write_text(json.dumps(cfg | {"model": cfg["model"] | change}))
+        t0 = time.perf_counter()
+        with pytest.raises(CheckpointError, match=words):
+            load_model(d)
+        assert time.perf_counter() - t0 < 20
+    for i, doc in enumerate([cfg | {"model": 5}, {k: v for k, v in cfg.items() if k != "model"}]):
+        d = tmp_path / f"doc{i}"
+        d.mkdir()
+        (d / WEIGHTS).write_bytes((done / WEIGHTS).read_bytes())
+        (d / CONFIG).write_text(json.dumps(doc))
+        with pytest.raises(CheckpointError, match="model settings"):
+            load_model(d)
+
+
 def test_an_unfinished_run_is_refused_and_its_checkpoint_loads(done: Path, tmp_path: Path) -> None:
     import shutil
 

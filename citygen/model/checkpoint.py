@@ -86,6 +86,9 @@ def read_config(run_dir: Path) -> dict:
         raise CheckpointError(msg)
     try:
         cfg = json.loads(path.read_text())
+        if not isinstance(cfg, dict) or "model" not in cfg:
+            msg = "it has no model settings (a \"model\" object)"
+            raise ValueError(msg)
         ModelConfig.from_dict(cfg["model"])
     except FileNotFoundError:
         msg = f"{run_dir} is not a citygen model (no {CONFIG})"
@@ -122,6 +125,61 @@ def load_weights(model: LayoutModel, path: Path) -> None:
         first = str(exc).strip().splitlines()[0]
         msg = f"weights in {path} do not fit the model config: {first}"
         raise CheckpointError(msg) from exc
+
+
+def check_shapes(config: ModelConfig, path: Path) -> None:
+    """Check that the weights file holds every tensor of ``config``'s model, in its shape.
+
+    The model is built on the meta device (shapes only, no memory) and compared with the
+    file's header, so a config that does not match its weights fails at once.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing or corrupt, or names, shapes or counts differ.
+    """
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            have = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        msg = f"missing weights file {path}"
+        raise CheckpointError(msg) from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        msg = f"corrupt weights file {path}: {exc}"
+        raise CheckpointError(msg) from exc
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in LayoutModel(config).state_dict().items()}
+    detail = _misfits(have, want)
+    if detail:
+        msg = f"weights in {path} do not fit the model config: {detail}"
+        raise CheckpointError(msg)
+
+
+def _misfits(have: dict, want: dict, most: int = 3) -> str:
+    """Name the tensors whose shapes differ, are missing or extra (as ``misfit_details``)."""
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+    def dims(shape: tuple) -> str:
+        return ", ".join(map(str, shape))
+
+    parts = []
+    differ = [k for k in want if k in have and have[k] != want[k]]
+    if differ:
+        each = "; ".join(f"{k} is ({dims(have[k])}) in the file but ({dims(want[k])}) in the config"
+                         for k in differ[:most])  # fmt: skip
+        more = f"; and {len(differ) - most} more" if len(differ) > most else ""
+        parts.append(f"{len(differ)} tensor(s) differ in shape: {each}{more}")
+    missing = [k for k in want if k not in have]
+    if missing:
+        parts.append(f"{len(missing)} tensor(s) missing from the file: {shown(missing)}")
+    extra = [k for k in have if k not in want]
+    if extra:
+        parts.append(f"{len(extra)} tensor(s) in the file only: {shown(extra)}")
+    return " | ".join(parts)
 
 
 #: ``status`` values of a run directory whose model is not the trained one.
@@ -191,7 +249,9 @@ def load_model(path: str | Path | None = None, device: str | torch.device = "cpu
     else:
         cfg = read_config(run)
         _check_finished(run, cfg)
-    model = LayoutModel(ModelConfig.from_dict(cfg["model"]))
+    config = ModelConfig.from_dict(cfg["model"])
+    check_shapes(config, run / WEIGHTS)  # before building: a config of 256 wide layers is slow
+    model = LayoutModel(config)
     load_weights(model, run / WEIGHTS)
     model.style_bank = load_style_bank(home) if model.config.style_dim else None
     return model.to(device).eval()

@@ -26,6 +26,12 @@ BACKBONES = ("transformer", "gru")
 POSITIONS = ("relative", "absolute")
 
 
+#: Largest value of each size setting: far beyond any model citygen trains, small enough that
+#: a hand-edited config.json cannot make ``LayoutModel`` build for hours or exhaust memory.
+MAX_SIZES = {"d_model": 16384, "n_layers": 256, "n_heads": 1024, "d_pair": 16384,
+             "window": 100_000, "max_steps": 1_000_000, "n_fourier": 64}  # fmt: skip
+
+
 @dataclass
 class ModelConfig:
     """Architecture and discretisation of a layout model (saved as JSON beside the weights).
@@ -100,6 +106,9 @@ class ModelConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 msg = f"model setting {name} must be a positive integer, got {value!r}"
                 raise UsageError(msg)
+            if value > MAX_SIZES[name]:
+                msg = f"model setting {name} must be at most {MAX_SIZES[name]:,}, got {value:,}"
+                raise UsageError(msg)
         if self.backbone not in BACKBONES:
             msg = f"unknown backbone {self.backbone!r} (known: {', '.join(BACKBONES)})"
             raise UsageError(msg)
@@ -126,6 +135,12 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        if not isinstance(d, dict):
+            msg = f"model settings must be a JSON object, got {type(d).__name__}"
+            raise ValueError(msg)
+        if not isinstance(d.get("binning", {}), dict):
+            msg = f"model setting binning must be a JSON object, got {type(d['binning']).__name__}"
+            raise ValueError(msg)
         d = dict(d)
         binning = Binning(**d.pop("binning", {}))
         names = {f.name for f in fields(cls)}
