@@ -176,3 +176,15 @@ def test_graphml_with_an_unknown_crs_is_refused(written, tmp_path):
     ox.save_graphml(graph, tmp_path / "bad.graphml")
     with pytest.raises(InputDataError, match=r"unknown crs 'EPSG:999999'"):
         read_layout(tmp_path / "bad.graphml")
+
+
+def test_generated_may_name_one_layout_file(written, tmp_path):
+    """--generated FILE said "no such folder" of a file that exists; it is now read alone."""
+    from citygen.metrics.read import read_layouts
+
+    _, out = written
+    path = next(p for p in out.iterdir() if p.suffix == ".geojson")
+    layouts, files = read_layouts(path)
+    assert files == [path] and len(layouts) == 1
+    with pytest.raises(InputDataError, match="not a folder of generated layouts"):
+        read_layouts(Path("/dev/null"))

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--generated",
         metavar="DIR",
-        help="evaluate the .geojson/.graphml files of DIR instead of sampling",
+        help="evaluate the .geojson/.graphml files of DIR (or one such file) instead of sampling",
     )
     p.add_argument(
         "--n",

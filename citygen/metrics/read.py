@@ -283,7 +283,7 @@ def read_layout(path: str | Path) -> nx.Graph:
 
 
 def read_layouts(directory: str | Path) -> tuple[list[nx.Graph], list[Path]]:
-    """Read every ``*.geojson`` / ``*.graphml`` file of a folder (sorted by name).
+    """Read every ``*.geojson`` / ``*.graphml`` file of a folder (sorted by name), or one file.
 
     A folder holding both formats of the same layouts (as ``citygen generate --format
     geojson,graphml`` writes) is read once: GeoJSON is preferred and GraphML files with the
@@ -296,6 +296,11 @@ def read_layouts(directory: str | Path) -> tuple[list[nx.Graph], list[Path]]:
         names it; evaluation stops rather than silently comparing fewer layouts).
     """
     d = Path(directory)
+    if d.is_file() and d.suffix in _EXTS:
+        return [read_layout(d)], [d]
+    if d.exists() and not d.is_dir():
+        msg = f"{d} is not a folder of generated layouts nor a .geojson or .graphml file"
+        raise InputDataError(msg)
     if not d.is_dir():
         msg = f"no such folder of generated layouts: {d}"
         raise InputDataError(msg)
