@@ -181,23 +181,3 @@ def test_ray_bins_inside_intervals_match_the_pairwise_test():
     want = ((r[None, :, None] > lo[:, None]) & (r[None, :, None] < hi[:, None])).any(-1)
     assert torch.equal(_in_any_interval(r, lo, hi), want)
     assert not _in_any_interval(r, lo[:, :0], hi[:, :0]).any()  # no nodes yet
-
-
-def test_a_step_without_room_takes_another_type_instead_of_ending_the_tile(model, monkeypatch):
-    """When no child of any tried parent has room, the step takes the next type of its draw
-    (a split, a new component or the end) and the tile goes on; before, the tile ended there
-    (about half the tiles of the default model ended by such a failure, not by END)."""
-    from citygen.sampling.state import SampleState
-
-    def no_room(self, t, h, rows):  # every child placement fails
-        z = torch.zeros(len(rows), 2, device=self.dev)
-        return z, torch.full_like(rows, -1), torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-
-    monkeypatch.setattr(SampleState, "_place_child", no_room)
-    cfg = SampleConfig(snap=0, bend_tolerance=0, max_nodes=200)
-    on = sample(model, 8, seed=1, config=cfg)
-    off = sample(model, 8, seed=1, config=SampleConfig(snap=0, bend_tolerance=0, max_nodes=200, retype_failed=False))
-    interior = lambda G: sum(not d["border"] for _, d in G.nodes(data=True))  # noqa: E731
-    # off: every tile ends at its first child draw, with border nodes (and perhaps a root) only
-    assert sum(interior(G) for G in on) > sum(interior(G) for G in off) + 8
-    assert all(not violations(G) for G in on)

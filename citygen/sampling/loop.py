@@ -74,10 +74,6 @@ class SampleConfig:
         tiles of a ``--like`` place, :mod:`citygen.like`), as a tuple of tuples.
     density, grid
         For a style model: explicit junction density (per km2) and orientation order.
-    retype_failed
-        A step whose drawn type finds no valid position takes the next type of its draw
-        (sampling the type given that the drawn one has no room); off, the tile ends there
-        (the sampler before stop 18, where about half the tiles ended that way).
     """
 
     min_dist: float = 10.0
@@ -91,7 +87,6 @@ class SampleConfig:
     style_bank: tuple[tuple[float, ...], ...] | None = None
     density: float | None = None
     grid: float | None = None
-    retype_failed: bool = True
 
     def __post_init__(self) -> None:
         from citygen.style import check_bank, check_overrides
@@ -286,7 +281,7 @@ def _run_steps(state: SampleState, every: int, callback: Callable | None) -> Non
         state.record_output(t, raw)
         h = model.with_state(raw, state.step_features(t), state.style)
         ty = state.choose_type(t, h)
-        pos, parent, ty = state.place(t, h, ty)
+        pos, parent = state.place(t, h, ty)
         ty = torch.where(state.done, torch.full_like(ty, END), ty)
         if bool((ty == END).all()):
             state.done |= True

@@ -231,53 +231,26 @@ class SampleState:
             mask[:, :END] = False
             mask[:, END + 1 :] = False
         u = self._u(None, t, (SITE_TYPE,), (mask.shape[-1],))
-        logits = self.model.head_type(h)
-        ty = categorical(logits, mask, u, self.T)
-        # kept for a step whose placement fails: the next type of the same Gumbel draw
-        self.type_logits, self.type_mask, self.type_u = logits, mask, u
+        ty = categorical(self.model.head_type(h), mask, u, self.T)
         ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
         return torch.where(self.done, torch.full_like(ty, END), ty)
 
-    def _retype(self, rows: Tensor, ty: Tensor) -> Tensor:
-        """Types of ``rows`` whose placement of type ``ty`` found no room: that type masked,
-        the next of the step's Gumbel draw (sampling the type distribution without it; END
-        always has room)."""
-        self.type_mask[rows, ty] = False
-        return categorical(self.type_logits[rows], self.type_mask[rows], self.type_u[rows], self.T)
-
-    def place(self, t: int, h: Tensor, ty: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Positions ``(B, 2)``, parents ``(B,)`` and types ``(B,)`` of the new nodes.
-
-        A step whose type finds no room (no valid position after ``max_tries``) takes the next
-        type of its draw instead (:meth:`_retype`), so a tile ends only when END is drawn;
-        with ``config.retype_failed`` off such a tile ends there, as before stop 18.
-        """
+    def place(self, t: int, h: Tensor, ty: Tensor) -> tuple[Tensor, Tensor]:
+        """Positions ``(B, 2)`` and parents ``(B,)`` of the new nodes; failed tiles end."""
         pos = torch.zeros(self.B, 2, device=self.dev)
         parent = torch.full((self.B,), -1, dtype=torch.long, device=self.dev)
-        ty = ty.clone()
         forced = self._forced(t)
         self.split_slot.fill_(-1)
         self.split_far.fill_(-1)
         kinds = [(BORDER, self._place_border), (CHILD, self._place_child), (ROOT, self._place_root)]
         if self.split:
             kinds.append((SPLIT, self._place_split))
-        todo = ~forced & ~self.done
-        for _ in range(len(kinds)):
-            failed = torch.zeros_like(todo)
-            for kind, fn in kinds:
-                rows = torch.nonzero((ty == kind) & todo).squeeze(-1)
-                if rows.numel():
-                    p_rows, par_rows, ok = fn(t, h, rows)
-                    pos[rows], parent[rows] = p_rows, par_rows
-                    failed[rows[~ok]] = True
-            if not bool(failed.any()):
-                break
-            rows = torch.nonzero(failed).squeeze(-1)
-            if not self.cfg.retype_failed:
-                self.done[rows] = True
-                break
-            ty[rows] = self._retype(rows, ty[rows])
-            todo = failed & (ty != END)
+        for kind, fn in kinds:
+            rows = torch.nonzero((ty == kind) & ~forced).squeeze(-1)
+            if rows.numel():
+                p_rows, par_rows, ok = fn(t, h, rows)
+                pos[rows], parent[rows] = p_rows, par_rows
+                self.done[rows[~ok]] = True
         rows = torch.nonzero(forced).squeeze(-1)
         if rows.numel():
             pos[rows] = self.f_pos[rows, t]
@@ -291,7 +264,7 @@ class SampleState:
                 self.split_slot[cut] = torch.where(hit.any(-1), hit.float().argmax(-1), -1)
                 self.split_far[cut] = far
         self.done |= ty == END
-        return pos, parent, ty
+        return pos, parent
 
     def _place_border(self, t: int, h: Tensor, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ok_bins, lo, hi, centre = (x[rows] for x in self.border_bins)
