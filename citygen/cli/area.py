@@ -40,6 +40,11 @@ def run_area(args: argparse.Namespace) -> int:
     from export.geo import check_center, parse_center
     from export.write import parse_formats
 
+    if getattr(args, "like_candidates", None) is not None:
+        from citygen.errors import UsageError
+
+        msg = "--like-candidates picks among single layouts; an --area takes the style of --like only"
+        raise UsageError(msg)
     width, height = parse_area(args.area)
     fmts = parse_formats(args.format)
     center = check_center(parse_center(args.center)) if args.center else None
