@@ -16,6 +16,7 @@ from citygen._version import __version__
 from citygen.api import check_int, check_sample_config, check_seed, load_model
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError, UsageError
+from citygen.like import pick_typical
 from citygen.model.checkpoint import DEFAULT_MODEL_DIR
 from citygen.model.network import LayoutModel
 from citygen.sampling.loop import SampleConfig, sampling_threads
@@ -64,6 +65,7 @@ def generate(
     density: float | None = None,
     grid: float | None = None,
     workers: int = 1,
+    like_candidates: int | None = None,
 ) -> GenerateResult:
     """Sample ``n`` layouts and write them to ``out_dir`` as one run (:mod:`export.run`).
 
@@ -114,6 +116,10 @@ def generate(
         fix its junction density (per km2) and orientation order (0 to 1).
     workers
         Sampling processes (one torch thread each); the layouts are the same for any number.
+    like_candidates
+        With ``like``: candidates per layout, the most typical of the place's tiles kept
+        (:func:`citygen.like.pick_typical`; None: :data:`citygen.like.LIKE_CANDIDATES`, 1:
+        off). A steered run measures its realism term against the place's tiles instead.
 
     Raises
     ------
@@ -135,6 +141,7 @@ def generate(
         check_int(batch_size, "batch size", 1),
     )
     workers = check_int(workers, "--workers", 1)
+    like_k = _like_candidates(like, like_candidates)
     fmts = parse_formats(formats if formats is not None else DEFAULT_FORMATS)
     center = check_center(center) if center is not None else None
     config = check_sample_config(sample_config)
@@ -153,10 +160,22 @@ def generate(
         name = "default" if model is None else str(model)
         digest = _weights_sha256(model)
     Placement.at_center(center or DEFAULT_CENTER, float(net.config.tile_size))  # fails early
-    config, style_meta = styled(net, config, like, density, grid)
+    config, style_meta, src = style_and_source(net, config, like, density, grid)
+    reference = _like_reference(src, like_k)
+    if reference is not None and steering is not None:
+        steering = _steer_like(steering, reference, realism_data)
+        reference = None  # the steering picks candidates, toward the place
     kw = {"seed": seed, "device": dev, "batch_size": batch_size, "config": config}
-    with sampling_bar(net, n * _tiles_per_layout(steering), progress):
-        layouts, steered, objective_meta = _draw(net, steering, n, kw, workers)
+    pool = n * (like_k if reference is not None else _tiles_per_layout(steering))
+    with sampling_bar(net, pool, progress):
+        if reference is not None:
+            layouts = sample_parallel(net, pool, workers=workers, **kw)
+            layouts, _, typ = pick_typical(layouts, like_k, reference)
+            steered, objective_meta = None, None
+            style_meta["like_candidates"] = like_k
+            style_meta["like_typicality_mean"] = round(float(typ.min(1).mean()), 6)
+        else:
+            layouts, steered, objective_meta = _draw(net, steering, n, kw, workers)
     meta = {
         "model": name,
         "model_sha256": digest,
@@ -262,6 +281,43 @@ def sampling_bar(net: LayoutModel, total: int, enabled: bool) -> Iterator[None]:
         bar.close()
 
 
+def _like_candidates(like: str | Path | None, candidates: int | None) -> int:
+    """Checked candidates per layout of a ``--like`` run (1 without ``like``)."""
+    from citygen.errors import UsageError
+    from citygen.like import LIKE_CANDIDATES
+
+    if candidates is None:
+        return LIKE_CANDIDATES if like is not None else 1
+    if like is None:
+        msg = "--like-candidates needs --like"
+        raise UsageError(msg)
+    return check_int(candidates, "--like-candidates", 1)
+
+
+def _like_reference(src: Any, candidates: int) -> Any:
+    """Typicality reference of a ``--like`` source (None: no source, one candidate, or too
+    few tiles to measure typicality against)."""
+    from citygen.like import like_reference
+
+    if src is None or candidates <= 1:
+        return None
+    ref = like_reference(src)
+    if ref is None:
+        log.warning("--like %s: %d tiles are too few to pick typical candidates; sampling one per layout", src.name, len(src.sequences))
+    return ref
+
+
+def _steer_like(steering: Any, reference: Any, realism_data: str | Path | None) -> Any:
+    """A steering whose realism term measures against the ``--like`` place's tiles (unless
+    ``--realism-data`` names other tiles, or the term is off)."""
+    from dataclasses import replace
+
+    comb = steering.objective
+    if realism_data is not None or comb.realism <= 0:
+        return steering
+    return replace(steering, objective=replace(comb, reference=reference))
+
+
 def styled(
     net: LayoutModel,
     config: SampleConfig | None,
@@ -270,18 +326,31 @@ def styled(
     grid: float | None,
 ) -> tuple[SampleConfig | None, dict | None]:
     """The sampling config with the style asked for (``--like``, ``--density``, ``--grid``)."""
+    config, meta, _ = style_and_source(net, config, like, density, grid)
+    return config, meta
+
+
+def style_and_source(
+    net: LayoutModel,
+    config: SampleConfig | None,
+    like: str | Path | None,
+    density: float | None,
+    grid: float | None,
+) -> tuple[SampleConfig | None, dict | None, Any]:
+    """:func:`styled`, and the ``--like`` source read (:class:`citygen.like.LikeSource`, or
+    None)."""
     from dataclasses import replace
 
     from citygen.errors import UsageError
     from citygen.style import check_overrides
 
     if like is None and density is None and grid is None:
-        return config, None
+        return config, None, None
     check_overrides(density, grid)
     if not net.config.style_dim:
         msg = "this model takes no style (it was trained without --style); leave out --like/--density/--grid"
         raise UsageError(msg)
-    bank = None
+    bank, src = None, None
     meta: dict = {"density": density, "grid": grid}
     if like is not None:
         from citygen.like import like_source
@@ -290,7 +359,7 @@ def styled(
         bank = tuple(tuple(float(v) for v in row) for row in src.bank)
         meta |= {"like": str(like), "like_tiles": len(src.sequences)}
     cfg = replace(config or SampleConfig(), style_bank=bank, density=density, grid=grid)
-    return cfg, meta
+    return cfg, meta, src
 
 
 def _steering(

@@ -7,6 +7,13 @@ real tiles of SOURCE instead of the whole training corpus:
 - any file or folder ``citygen prepare --osm`` reads (OSM XML / PBF, street lines): cleaned
   and cut into tiles of the model's tile size exactly as ``prepare`` does, nothing written;
 - anything else is taken as a place name for osmnx (``"Lyon, France"``; needs a network).
+
+The style values alone pull the model only part of the way to a place (issue 12: closer than
+unconditioned sampling on five of seven held-out cities, on none as close as the target). So
+``generate --like`` also draws :data:`LIKE_CANDIDATES` candidates per layout and keeps the one
+whose street statistics are most typical of the place's tiles (:func:`pick_typical`, the
+typicality of :mod:`citygen.objectives.typicality` measured against those tiles instead of the
+corpus): best-of-N toward the place, as steering does toward an objective.
 """
 
 from __future__ import annotations
@@ -14,12 +21,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import networkx as nx
 import numpy as np
 
 from citygen.errors import CitygenError, DatasetError, InputDataError
 
+if TYPE_CHECKING:
+    from citygen.objectives.typicality import Reference
+
 log = logging.getLogger(__name__)
+
+#: Candidates per layout of ``generate --like``; the most typical of the place is kept.
+LIKE_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -102,4 +117,43 @@ def _tiles_of(source: str, tile_size: float, min_nodes: int, osm: bool) -> list:
     return seqs
 
 
-__all__ = ["InputDataError", "LikeSource", "like_source"]
+def like_reference(src: LikeSource) -> Reference | None:
+    """The typicality reference of a source's tiles; None if it has too few tiles for one
+    (:data:`~citygen.objectives.typicality.K_NEAREST` or fewer)."""
+    from citygen.objectives.typicality import K_NEAREST, build_reference
+    from data_prep.order import to_layout
+
+    if len(src.sequences) <= K_NEAREST:
+        return None
+    return build_reference([to_layout(s) for s in src.sequences], source=f"tiles of {src.name}")
+
+
+def pick_typical(
+    pool: list[nx.Graph], candidates: int, reference: Reference
+) -> tuple[list[nx.Graph], np.ndarray, np.ndarray]:
+    """Keep, of each group of ``candidates`` consecutive layouts, the most typical one.
+
+    Layout ``i`` is the least typicality (:meth:`Reference.distance`) of ``pool[i*K ..
+    i*K + K - 1]``; ties go to the earlier candidate. Returns the layouts (graph attributes
+    ``index``, ``like_candidate`` and ``like_typicality`` set), the chosen candidate of each
+    and every candidate's typicality ``(n, K)``.
+    """
+    from citygen.errors import UsageError
+    from citygen.objectives.typicality import features
+
+    if candidates < 1 or len(pool) % candidates:
+        msg = f"a pool of {len(pool)} layouts is not groups of {candidates} candidates"
+        raise UsageError(msg)
+    n = len(pool) // candidates
+    typ = reference.distance(np.array([features(G) for G in pool]).reshape(len(pool), -1))
+    typ = np.asarray(typ, dtype=np.float64).reshape(n, candidates)
+    chosen = typ.argmin(1)
+    out = []
+    for i, j in enumerate(chosen.tolist()):
+        G = pool[i * candidates + j]
+        G.graph.update(index=i, like_candidate=j, like_typicality=round(float(typ[i, j]), 6))
+        out.append(G)
+    return out, chosen, typ
+
+
+__all__ = ["LIKE_CANDIDATES", "InputDataError", "LikeSource", "like_reference", "like_source", "pick_typical"]

@@ -62,3 +62,29 @@ def test_no_join_crosses_a_street():
     M.edges[20, 21]["generated"] = False
     assert join_fixed(M, [1], {10, 11}, SITE, SampleConfig()) == [1]
     assert M.degree(1) == 1
+
+
+def test_dropping_a_crossing_drops_the_corner_street_it_leaves_at_a_seam():
+    """A street cutting a tile's corner joins two seam nodes (seed 0, 10 x 10 km): when a
+    later tile drops the crossing at one end, the other end must not stay as a street that
+    stops at the seam."""
+    from citygen.area.seam_rules import drop_crossing
+    from citygen.area.seams import check_area
+
+    A = nx.Graph(width_m=3000.0, height_m=3000.0, area_tile_m=1000.0)
+    nodes = {
+        1: (900.0, 1100.0, False),
+        2: (960.0, 1040.0, False),
+        3: (973.9, 1000.0, True),  # on the seam y = 1000
+        4: (1000.0, 964.9, True),  # on the seam x = 1000
+        5: (1047.3, 1000.0, True),  # on y = 1000, waiting for the tile above
+    }
+    for n, (x, y, seam) in nodes.items():
+        A.add_node(n, x=x, y=y, border=False, seam=seam)
+    for u, v in [(1, 2), (2, 3), (3, 4), (4, 5)]:
+        add_street(A, u, v, "residential")
+    assert check_area(A).counts["unjoined"] == 1  # node 5, still waiting
+    removed = drop_crossing(A, 5)
+    assert removed == 3
+    assert set(A.nodes) == {1, 2}
+    assert check_area(A).total == 0

@@ -101,6 +101,64 @@ def test_generate_like_draws_every_style_from_the_place(
     assert meta["style"]["like_tiles"] == len(src.sequences)
 
 
+def _coords(G) -> list:  # noqa: ANN001
+    return sorted((round(d["x"], 3), round(d["y"], 3)) for _, d in G.nodes(data=True))
+
+
+def test_generate_like_keeps_the_candidate_most_typical_of_the_place(
+    style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path
+) -> None:
+    """Layout i is the candidate of samples i*K .. i*K+K-1 (one seeded run) whose street
+    statistics are nearest the place's tiles; K = 1 is plain --like sampling."""
+    from dataclasses import replace
+
+    from citygen.like import like_reference
+    from citygen.model.checkpoint import load_model
+    from citygen.objectives.typicality import features
+    from citygen.sampling.loop import sample
+
+    src = like_source(bundled_small_dir, 250.0)
+    ref = like_reference(src)
+    assert ref is not None and len(ref.tiles) == len(src.sequences)
+    model = load_model(style_model_dir)
+    cfg = replace(SMALL, style_bank=tuple(tuple(float(v) for v in r) for r in src.bank))
+    pool = sample(model, 9, seed=2, config=cfg)
+    typ = ref.distance(np.array([features(G) for G in pool])).reshape(3, 3)
+    assert len({round(float(v), 9) for v in typ.ravel()}) > 3  # the candidates differ
+    result = generate(tmp_path / "k3", model=style_model_dir, n=3, seed=2, formats="geojson",
+                      sample_config=SMALL, like=bundled_small_dir, like_candidates=3)  # fmt: skip
+    for i, G in enumerate(result.layouts):
+        j = int(typ[i].argmin())
+        assert G.graph["like_candidate"] == j
+        assert G.graph["like_typicality"] == pytest.approx(typ[i].min(), abs=1e-6)
+        assert _coords(G) == _coords(pool[3 * i + j])
+    meta = json.loads(next((tmp_path / "k3").glob("*.geojson")).read_text())["citygen"]
+    assert meta["style"]["like_candidates"] == 3
+    one = generate(tmp_path / "k1", model=style_model_dir, n=3, seed=2, formats="geojson",
+                   sample_config=SMALL, like=bundled_small_dir, like_candidates=1)  # fmt: skip
+    plain = sample(model, 3, seed=2, config=cfg)
+    assert [_coords(G) for G in one.layouts] == [_coords(G) for G in plain]
+
+
+def test_like_candidates_checks(style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--like-candidates needs --like"):
+        generate(tmp_path / "a", model=style_model_dir, n=1, like_candidates=2)
+    with pytest.raises(UsageError, match="--like-candidates must be at least 1"):
+        generate(tmp_path / "b", model=style_model_dir, n=1, like=bundled_small_dir, like_candidates=0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_steered_like_measures_realism_against_the_place(
+    style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path
+) -> None:
+    result = generate(tmp_path / "s", model=style_model_dir, n=2, seed=0, formats="geojson",
+                      sample_config=SMALL, like=bundled_small_dir, objective="connectivity",
+                      candidates=2)  # fmt: skip
+    meta = json.loads(next((tmp_path / "s").glob("*.geojson")).read_text())["citygen"]
+    assert meta["objective"]["realism_reference"] == f"tiles of {bundled_small_dir}"
+    assert len(result.layouts) == 2
+
+
 def test_explicit_density_and_grid(style_model_dir: Path, tmp_path: Path) -> None:
     result = generate(tmp_path / "o", model=style_model_dir, n=3, seed=0, formats="geojson",
                       sample_config=SMALL, density=60.0, grid=0.8)  # fmt: skip
@@ -123,6 +181,8 @@ def test_a_model_without_style_refuses_style_options(tmp_path: Path) -> None:
         (["--density", "nan"], "--density: not a finite number", 2),
         (["--grid", "1.5"], "--grid must be", 1),
         (["--like", "/nonexistent/place.osm.pbf"], "no such file or directory", 1),
+        (["--like-candidates", "2"], "--like-candidates needs --like", 1),
+        (["--area", "1000x1000", "--like-candidates", "2"], "--like-candidates picks among single layouts", 1),
     ],
 )
 def test_cli_bad_style_options(

@@ -49,6 +49,11 @@ def run_area(args: argparse.Namespace) -> int:
     from export.run import check_run_folder, write_run
     from export.write import parse_formats
 
+    if getattr(args, "like_candidates", None) is not None:
+        from citygen.errors import UsageError
+
+        msg = "--like-candidates picks among single layouts; an --area takes the style of --like only"
+        raise UsageError(msg)
     width, height = parse_area(args.area)
     check_size(width, height, 1.0)  # the model's tile size is checked again once loaded
     fmts = parse_formats(args.format)

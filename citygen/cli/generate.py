@@ -73,6 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="streets like this place: a data set, an OSM / street-lines file or folder, or a "
         'place name ("Lyon, France", online)',
     )
+    s.add_argument(
+        "--like-candidates",
+        type=integer,
+        metavar="K",
+        help="with --like: candidates per layout, the one most typical of the place's tiles kept "
+        "(default 4; 1: off)",
+    )
     s.add_argument("--density", type=finite, metavar="N", help="junctions (3+ streets) per km2")
     s.add_argument("--grid", type=finite, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
     g = p.add_argument_group("steering (see docs/objectives.md)")
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         realism=args.realism,
         realism_data=args.realism_data,
         like=args.like,
+        like_candidates=args.like_candidates,
         density=args.density,
         grid=args.grid,
         overwrite=args.overwrite,
