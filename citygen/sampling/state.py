@@ -392,6 +392,8 @@ class SampleState:
     def _nbr_dirs(self, rows: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
         """Directions (radians) of a node's streets ``(R, K)`` and which are real."""
         nb = self.nbr[rows, node]
+        used = torch.nonzero((nb >= 0).any(0))  # only the slots some row uses
+        nb = nb[:, : int(used[-1]) + 1 if used.numel() else 0]
         valid = nb >= 0
         d = self.pos[rows.unsqueeze(-1), nb.clamp(min=0)] - self.pos[rows, node].unsqueeze(-2)
         return torch.atan2(d[..., 1], d[..., 0]), valid
@@ -570,7 +572,7 @@ class SampleState:
         ``min_angle`` to the node's streets (those to the neighbours ``skip (R, k)`` aside)."""
         dirs, dvalid = self._nbr_dirs(rows, node)
         if skip is not None:
-            nb = self.nbr[rows, node]
+            nb = self.nbr[rows, node][:, : dvalid.shape[-1]]
             dvalid = dvalid & ~(nb[:, :, None] == skip[:, None, :]).any(-1)
         at = self.pos[rows, node]
         new = torch.atan2(toward[:, 1] - at[:, 1], toward[:, 0] - at[:, 0])
