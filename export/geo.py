@@ -18,6 +18,7 @@ gives ``xy`` back to well below a millimetre.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -123,12 +124,7 @@ class Placement:
             If the centre is out of range, or the tile would cross the antimeridian or a pole.
         """
         lat, lon = check_center(center)
-        crs = pyproj.CRS.from_proj4(
-            f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
-        )
-        placement = cls(crs, TileSpec((0.0, 0.0), float(tile_size)), f"aeqd at {lat},{lon}")
-        placement.check_wraps()
-        return placement
+        return _placement_at(cls, lat, lon, float(tile_size))
 
     @classmethod
     def of_layout(cls, G: nx.Graph) -> Placement | None:
@@ -184,6 +180,18 @@ class Placement:
                 "choose a centre further from longitude ±180 and the poles"
             )
             raise UsageError(msg)
+
+
+@functools.lru_cache(maxsize=64)
+def _placement_at(cls: type[Placement], lat: float, lon: float, tile_size: float) -> Placement:
+    """:meth:`Placement.at_center`, built once per centre and size: a placement is immutable,
+    and its two pyproj transformers cost about 14 ms, which every tile of a run paid."""
+    crs = pyproj.CRS.from_proj4(
+        f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+    )
+    placement = cls(crs, TileSpec((0.0, 0.0), tile_size), f"aeqd at {lat},{lon}")
+    placement.check_wraps()
+    return placement
 
 
 def resolve_placement(G: nx.Graph, center: tuple[float, float] | None) -> Placement:

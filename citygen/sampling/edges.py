@@ -43,11 +43,21 @@ def _drawn_ok(st: SampleState, t: int, pos: Tensor, jc: Tensor, draw: Tensor) ->
 
 def _angle_conflicts(rel: Tensor, chosen: Tensor, priority: Tensor, min_angle: float) -> Tensor:
     """Drop chosen streets at the new node that run within ``min_angle`` of a chosen street
-    of higher priority; ``rel (B, M, 2)``, ``chosen``/``priority (B, M)``."""
-    ang = torch.atan2(rel[..., 1], rel[..., 0])
-    close = angle_diff(ang[:, :, None], ang[:, None, :]) < min_angle
-    beaten = close & chosen[:, None, :] & (priority[:, None, :] > priority[:, :, None])
-    return chosen & ~beaten.any(-1)
+    of higher priority; ``rel (B, M, 2)``, ``chosen``/``priority (B, M)``.
+
+    Only chosen streets can beat or be beaten, so the pairs are formed among the chosen
+    candidates of each row (packed first, ``k`` = the most of any row), not over the window.
+    """
+    k = int(chosen.sum(-1).max()) if chosen.numel() else 0
+    if k == 0:
+        return chosen
+    order = torch.argsort((~chosen).to(torch.int8), dim=-1, stable=True)[:, :k]  # (B, k)
+    c, p = chosen.gather(-1, order), priority.gather(-1, order)
+    r = rel.gather(1, order[..., None].expand(-1, -1, 2))
+    ang = torch.atan2(r[..., 1], r[..., 0])
+    close = angle_diff(ang[:, :, None], ang[:, None, :]) < min_angle  # (B, k, k)
+    beaten = close & c[:, None, :] & (p[:, None, :] > p[:, :, None])
+    return torch.zeros_like(chosen).scatter_(-1, order, c & ~beaten.any(-1))
 
 
 def _at_most(chosen: Tensor, priority: Tensor, k: int) -> Tensor:

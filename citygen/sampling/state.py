@@ -120,6 +120,7 @@ class SampleState:
         if self.split:  # split keys of node outputs, and each row's cut street this step
             self.ksu = torch.zeros(B, self.N, dp, **kw)
             self.ksv = torch.zeros(B, self.N, dp, **kw)
+        self._ends: tuple[Tensor, ...] | None = None  # streets' ends this step (_street_ends)
         self.split_slot = torch.full((B,), -1, dtype=torch.long, **kw)
         self.split_far = torch.full((B,), -1, dtype=torch.long, **kw)
         self._init_prefix(prefixes)
@@ -135,6 +136,7 @@ class SampleState:
     def reindex(self, index: Tensor) -> None:
         """Replace the batch by rows ``index`` of it (resampling particles); ``index (B,)``."""
         index = index.to(self.dev)
+        self._ends = None
         for name, value in list(vars(self).items()):
             if isinstance(value, Tensor) and value.dim() > 0 and value.shape[0] == self.B:
                 setattr(self, name, value[index].clone())
@@ -392,6 +394,8 @@ class SampleState:
     def _nbr_dirs(self, rows: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
         """Directions (radians) of a node's streets ``(R, K)`` and which are real."""
         nb = self.nbr[rows, node]
+        used = torch.nonzero((nb >= 0).any(0))  # only the slots some row uses
+        nb = nb[:, : int(used[-1]) + 1 if used.numel() else 0]
         valid = nb >= 0
         d = self.pos[rows.unsqueeze(-1), nb.clamp(min=0)] - self.pos[rows, node].unsqueeze(-2)
         return torch.atan2(d[..., 1], d[..., 0]), valid
@@ -521,13 +525,23 @@ class SampleState:
         return pt, ok
 
     # ----------------------------------------------------------------- constraint tests
-    def _edge_ends(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _edge_ends(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Endpoints ``(R, E, 2)`` of existing streets, their node ids and a validity mask."""
         e = max(1, int(self.m[rows].max())) if len(rows) else 1  # only the slots in use
-        ids = self.edges[rows, :e]  # (R, e, 2)
+        a, b, ids = (x[:, :e].index_select(0, rows) for x in self._street_ends())
         valid = torch.arange(e, device=self.dev)[None] < self.m[rows, None]
-        r = rows[:, None]
-        return self.pos[r, ids[..., 0]], self.pos[r, ids[..., 1]], ids, valid
+        return a, b, ids, valid
+
+    def _street_ends(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Endpoints ``(B, e, 2)`` and node ids of every row's streets (``e``: the most slots
+        in use), gathered once per step: a step tests many candidates against the same streets.
+        :meth:`commit` and :meth:`reindex` drop them."""
+        if self._ends is None:
+            e = max(1, int(self.m.max())) if self.B else 1
+            ids = self.edges[:, :e]
+            r = torch.arange(self.B, device=self.dev)[:, None]
+            self._ends = (self.pos[r, ids[..., 0]], self.pos[r, ids[..., 1]], ids)
+        return self._ends
 
     def _ray_ok(self, rows: Tensor, p: Tensor, direction: Tensor, r_c: Tensor, t: int) -> Tensor:
         """Which distance bins ``(R, D)`` along a ray from the parent are allowed."""
@@ -570,7 +584,7 @@ class SampleState:
         ``min_angle`` to the node's streets (those to the neighbours ``skip (R, k)`` aside)."""
         dirs, dvalid = self._nbr_dirs(rows, node)
         if skip is not None:
-            nb = self.nbr[rows, node]
+            nb = self.nbr[rows, node][:, : dvalid.shape[-1]]
             dvalid = dvalid & ~(nb[:, :, None] == skip[:, None, :]).any(-1)
         at = self.pos[rows, node]
         new = torch.atan2(toward[:, 1] - at[:, 1], toward[:, 0] - at[:, 0])
@@ -594,6 +608,7 @@ class SampleState:
     def commit(self, t: int, h: Tensor, ty: Tensor, pos: Tensor, parent: Tensor) -> Tensor:
         """Choose the new nodes' streets, add nodes and streets, return the next tokens."""
         acc, cls, jc = choose_edges(self, t, h, ty, pos, parent)
+        self._ends = None  # streets and positions change below
         active = ~self.done
         ar = torch.arange(self.B, device=self.dev)
         has_parent = active & ((ty == CHILD) | (ty == SPLIT))
