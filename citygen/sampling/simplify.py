@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 
 from citygen.layout import add_street
-from citygen.sampling.snap import _angle_ok, _Layout, _seg_dist_many, _street_clear
+from citygen.sampling.snap import _angle_ok, _Layout, _seg_dist_many, _street_clear, copy_layout
 
 _EPS = 1e-9
 
@@ -32,11 +32,17 @@ def _chains(G: nx.Graph) -> list[list[int]]:
     """Maximal runs ``[a, b1, ..., bk, c]`` through bends ``b`` (interior, degree 2, both streets
     of one class); ``a`` and ``c`` are other nodes (a closed loop of bends is skipped)."""
 
-    def bend(n: int) -> bool:
-        if G.degree(n) != 2 or G.nodes[n].get("border", False):
+    adj, attrs = G._adj, G._node  # read directly: this runs for every node, often twice
+
+    def is_bend(n: int) -> bool:
+        if len(adj[n]) != 2 or attrs[n].get("border", False):
             return False
-        (_, _, d1), (_, _, d2) = G.edges(n, data=True)
-        return d1.get("highway") == d2.get("highway") and not d1.get("connector") and not d2.get("connector")
+        d1, d2 = adj[n].values()
+        same = d1.get("highway") == d2.get("highway")
+        return same and not d1.get("connector") and not d2.get("connector")
+
+    bends = {n: is_bend(n) for n in G}
+    bend = bends.__getitem__
 
     seen: set[int] = set()
     out = []
@@ -79,24 +85,25 @@ def simplify_bends(G: nx.Graph, tolerance: float = 5.0, clearance: float = 2.0, 
     """
     if tolerance <= 0:
         return G
-    H = G.copy()
+    H = copy_layout(G)
     ang = math.radians(min_angle)
-    L = _Layout(H)  # arrays for the rule checks, rebuilt only after a run is redrawn
+    L = _Layout(H)  # arrays for the rule checks, updated after a run is redrawn
     for path in _chains(H):
         xy = np.array([(H.nodes[n]["x"], H.nodes[n]["y"]) for n in path])
         cls = H.edges[path[0], path[1]]["highway"]
         keep = _douglas_peucker(H, L, path, xy, tolerance, clearance, ang)
         if len(keep) == len(path):
             continue
-        for a, b in zip(path[:-1], path[1:], strict=True):
+        removed = list(zip(path[:-1], path[1:], strict=True))
+        for a, b in removed:
             H.remove_edge(a, b)
-        for n in path[1:-1]:
-            if n not in keep:
-                H.remove_node(n)
+        dropped = [n for n in path[1:-1] if n not in keep]
+        H.remove_nodes_from(dropped)
         kept = [n for n in path if n in keep]
-        for a, b in zip(kept[:-1], kept[1:], strict=True):
+        added = list(zip(kept[:-1], kept[1:], strict=True))
+        for a, b in added:
             add_street(H, a, b, cls)
-        L = _Layout(H)
+        L.redraw(removed, dropped, added)
     return H
 
 
