@@ -144,10 +144,6 @@ _NODE_KEYS = ("y", "x", "street_count", "border")
 _EDGE_KEYS = ("osmid", "highway", "oneway", "name", "reversed", "length", "geometry")
 
 
-def _wkt(coords: tuple[tuple[float, float], ...]) -> str:
-    return "LINESTRING (" + ", ".join(f"{x!r} {y!r}" for x, y in coords) + ")"
-
-
 def _data(key: str, value: object, indent: str) -> str:
     return f'{indent}<data key="{key}">{escape(str(value))}</data>'
 
@@ -176,27 +172,40 @@ def graphml_text(net: StreetNetwork) -> str:
             for n in names
         ]
     out.append('  <graph edgedefault="directed">')
+    node_open = [f'      <data key="{keys[n]}">' for n in node_keys]
     for j in net.junctions:
         out.append(f"    <node id={quoteattr(str(j.id))}>")
         values = (repr(j.lat), repr(j.lon), j.degree, j.border)
         values += tuple(f in j.flags for f in net.junction_flags)
-        out += [_data(keys[n], v, "      ") for n, v in zip(node_keys, values, strict=True)]
+        out += [f"{o}{v}</data>" for o, v in zip(node_open, values, strict=True)]  # no & < >
         out.append("    </node>")
     by_source: dict[int, list[tuple[int, Street, bool]]] = {j.id: [] for j in net.junctions}
     for s in net.streets:
         by_source.setdefault(s.u, []).append((s.v, s, False))
         by_source.setdefault(s.v, []).append((s.u, s, True))
+    # a street's values but ``reversed`` and its geometry are the same both ways: built once
+    keys_open = [f'      <data key="{keys[n]}">' for n in edge_keys]
+    forward: dict[int, tuple[str, str, str, str]] = {}
+    for s in net.streets:
+        points = [f"{x!r} {y!r}" for x, y in s.coords]
+        head = "".join(
+            f"{o}{v}</data>\n"
+            for o, v in zip(keys_open[:4], (s.id, escape(s.highway), False, ""), strict=True)
+        )
+        flag_keys = zip(keys_open[7:], net.street_flags, strict=True)
+        tail = "".join(f"\n{o}{f in s.flags}</data>" for o, f in flag_keys)
+        middle = f"</data>\n{keys_open[5]}{float(s.length_m)!r}</data>\n{keys_open[6]}"
+        forward[s.id] = (head, middle, tail, points)
+    rev_open = keys_open[4]
     seen: Counter[tuple[int, int]] = Counter()
     for u, outgoing in by_source.items():
         for v, s, rev in outgoing:
             key = seen[u, v]
             seen[u, v] += 1
-            coords = s.coords[::-1] if rev else s.coords
-            values = (s.id, s.highway, False, "", rev, repr(float(s.length_m)), _wkt(coords))
-            values += tuple(f in s.flags for f in net.street_flags)
+            head, middle, tail, points = forward[s.id]
+            wkt = "LINESTRING (" + ", ".join(points[::-1] if rev else points) + ")"
             out.append(f'    <edge source="{u}" target="{v}" id="{key}">')
-            pairs = zip(edge_keys, values, strict=True)
-            out += [_data(keys[n], val, "      ") for n, val in pairs]
+            out.append(f"{head}{rev_open}{rev}{middle}{wkt}</data>{tail}")
             out.append("    </edge>")
     meta = json.dumps(net.metadata, sort_keys=True, default=str)
     graph = ("EPSG:4326", True, f"citygen {__version__}", meta)

@@ -246,15 +246,16 @@ def _edge_length(G: nx.Graph, u: int, v: int) -> float:
 
 def edge_kind(G: nx.Graph, u: int, v: int) -> tuple[str, frozenset[str]]:
     """Road class and true :data:`EDGE_FLAGS` of edge ``u``-``v``: what a segment shares."""
-    d = G.edges[u, v]
+    d = G._adj[u][v]
     return str(d.get("highway", "other")), frozenset(f for f in EDGE_FLAGS if d.get(f))
 
 
 def is_junction(G: nx.Graph, n: int) -> bool:
     """Tell whether node ``n`` ends street segments (see the module docstring)."""
-    if G.degree(n) != 2 or bool(G.nodes[n].get("border", False)):
+    nbrs = G._adj[n]
+    if len(nbrs) != 2 or bool(G._node[n].get("border", False)):
         return True
-    a, b = (edge_kind(G, n, w) for w in G.neighbors(n))
+    a, b = (edge_kind(G, n, w) for w in nbrs)
     return a != b
 
 
@@ -277,9 +278,13 @@ def _make_chains(G: nx.Graph, path: list[int]) -> list[Chain]:
     if path[0] == path[-1]:
         mid = len(path) // 2
         return _make_chains(G, path[: mid + 1]) + _make_chains(G, path[mid:])
-    length = sum(_edge_length(G, a, b) for a, b in itertools.pairwise(path))
+    adj, attrs = G._adj, G._node  # networkx's dicts: this runs for every street of every tile
+    length = 0  # summed in path order, as sum() adds
+    for a, b in itertools.pairwise(path):
+        d = adj[a][b]
+        length += float(d["length"]) if "length" in d else _edge_length(G, a, b)
     highway, flags = edge_kind(G, path[0], path[1])
-    flags |= {f for f in NODE_FLAGS if any(G.nodes[n].get(f) for n in path)}
+    flags |= {f for f in NODE_FLAGS if any(attrs[n].get(f) for n in path)}
     return [Chain(tuple(int(n) for n in path), highway, float(length), flags)]
 
 
