@@ -44,7 +44,7 @@ def ray_hit_distance(origin: Tensor, direction: Tensor, a: Tensor, b: Tensor) ->
     r = cross2(ao, e) / denom
     s = cross2(ao, d) / denom
     ok = (denom.abs() > 1e-12) & (r > 1e-9) & (s >= 0) & (s <= 1)
-    return torch.where(ok, r, torch.full_like(r, INF))
+    return torch.where(ok, r, INF)
 
 
 def point_segment_distance(pt: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -61,14 +61,23 @@ def ray_blocked_intervals(origin: Tensor, direction: Tensor, nodes: Tensor, radi
     ``origin``, ``direction``: ``(..., 2)``; ``nodes``: ``(..., N, 2)``. Returns ``lo, hi``
     ``(..., N)``; nodes farther than ``radius`` from the line give an empty interval.
     """
+    (lo, hi), = ray_blocked_intervals_at(origin, direction, nodes, (radius,))
+    return lo, hi
+
+
+def ray_blocked_intervals_at(
+    origin: Tensor, direction: Tensor, nodes: Tensor, radii: tuple[float, ...]
+) -> list[tuple[Tensor, Tensor]]:
+    """:func:`ray_blocked_intervals` for several radii, sharing the projections on the ray."""
     rel = nodes - origin.unsqueeze(-2)
     t = (rel * direction.unsqueeze(-2)).sum(-1)
     perp2 = (rel * rel).sum(-1) - t * t
-    half = (radius * radius - perp2).clamp(min=0).sqrt()
-    empty = perp2 >= radius * radius
-    lo = torch.where(empty, torch.full_like(t, INF), t - half)
-    hi = torch.where(empty, torch.full_like(t, -INF), t + half)
-    return lo, hi
+    out = []
+    for radius in radii:
+        half = (radius * radius - perp2).clamp(min=0).sqrt()
+        empty = perp2 >= radius * radius
+        out.append((torch.where(empty, INF, t - half), torch.where(empty, -INF, t + half)))
+    return out
 
 
 def street_clear(

@@ -64,7 +64,7 @@ def _at_most(chosen: Tensor, priority: Tensor, k: int) -> Tensor:
     """Keep at most ``k`` chosen streets per row ``(B, M)``, those of highest priority."""
     if chosen.shape[-1] <= k:
         return chosen
-    score = torch.where(chosen, priority, torch.full_like(priority, -math.inf))
+    score = torch.where(chosen, priority, -math.inf)
     order = score.argsort(dim=-1, descending=True, stable=True)
     rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.shape[-1], device=order.device).expand_as(order))
     return chosen & (rank < k)

@@ -282,7 +282,7 @@ def _run_steps(state: SampleState, every: int, callback: Callable | None) -> Non
         h = model.with_state(raw, state.step_features(t), state.style)
         ty = state.choose_type(t, h)
         pos, parent = state.place(t, h, ty)
-        ty = torch.where(state.done, torch.full_like(ty, END), ty)
+        ty = torch.where(state.done, END, ty)
         if bool((ty == END).all()):
             state.done |= True
             break

@@ -93,7 +93,7 @@ def categorical(logits: Tensor, mask: Tensor, u: Tensor, temperature: float = 1.
     """
     g = logits.float() / temperature - torch.log(-torch.log(u))
     idx = g.masked_fill(~mask, -math.inf).argmax(-1)
-    return torch.where(mask.any(-1), idx, torch.full_like(idx, -1))
+    return torch.where(mask.any(-1), idx, -1)
 
 
 def perimeter_xy(s: Tensor) -> Tensor:

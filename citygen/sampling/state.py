@@ -235,7 +235,7 @@ class SampleState:
         u = self._u(None, t, (SITE_TYPE,), (mask.shape[-1],))
         ty = categorical(self.model.head_type(h), mask, u, self.T)
         ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
-        return torch.where(self.done, torch.full_like(ty, END), ty)
+        return torch.where(self.done, END, ty)
 
     def place(self, t: int, h: Tensor, ty: Tensor) -> tuple[Tensor, Tensor]:
         """Positions ``(B, 2)`` and parents ``(B,)`` of the new nodes; failed tiles end."""
@@ -549,15 +549,15 @@ class SampleState:
         pts = origin[:, None] + r_c[None, :, None] * direction[:, None]
         inside = ((pts > MARGIN) & (pts < 1 - MARGIN)).all(-1)
         nodes = self.pos[rows, :t]
-        lo, hi = geo.ray_blocked_intervals(origin, direction, nodes, self.md)
+        # one projection of the nodes on the rays for both radii (node distance, clearance)
+        (lo, hi), (lo_c, hi_c) = geo.ray_blocked_intervals_at(origin, direction, nodes, (self.md, self.clr))
         near = _in_any_interval(r_c, lo, hi)
         not_p = torch.arange(t, device=self.dev)[None] != p[:, None]
-        lo_c, hi_c = geo.ray_blocked_intervals(origin, direction, nodes, self.clr)
-        pass_by = torch.where(not_p & (hi_c > 0), lo_c.clamp(min=0), torch.full_like(lo_c, math.inf)).min(-1).values
+        pass_by = torch.where(not_p & (hi_c > 0), lo_c.clamp(min=0), math.inf).min(-1).values
         a, b, ids, valid = self._edge_ends(rows)
         hit = geo.ray_hit_distance(origin, direction, a, b)
         incident = (ids == p[:, None, None]).any(-1)
-        hit = torch.where(valid & ~incident, hit, torch.full_like(hit, math.inf)).min(-1).values
+        hit = torch.where(valid & ~incident, hit, math.inf).min(-1).values
         limit = torch.minimum(hit, pass_by)
         return inside & ~near & (r_c[None] < limit[:, None])
 
