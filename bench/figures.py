@@ -46,6 +46,9 @@ def main() -> None:
 
 
 def like_sheet(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from citygen.like import LIKE_CANDIDATES, LikeSource, like_reference, sample_like
     from citygen.sampling.loop import SampleConfig
     from citygen.style import bank_of_sequences
 
@@ -56,8 +59,17 @@ def like_sheet(args: argparse.Namespace) -> None:
         tiles = [t for t in data.tiles() if t.region == city]
         if not tiles:
             raise SystemExit(f"no tiles of {city!r} in {args.data}")
-        bank = tuple(tuple(float(v) for v in r) for r in bank_of_sequences([t.sequence for t in tiles]))
-        made = sample(model, 4, seed=args.seed, config=SampleConfig(style_bank=bank))
+        seqs = [t.sequence for t in tiles]
+        bank = tuple(tuple(float(v) for v in r) for r in bank_of_sequences(seqs))
+        cfg = SampleConfig(style_bank=bank)
+        reference = like_reference(LikeSource(city, np.asarray(bank), seqs))
+        if reference is None:
+            made = sample(model, 4, seed=args.seed, config=cfg)
+        else:  # as generate --like draws them: 4 candidates a layout, the nearest its tile kept
+            def draw(m: int, styles: np.ndarray) -> list:
+                return sample(model, m, seed=args.seed, config=cfg, style=styles)
+
+            made = sample_like(LIKE_CANDIDATES, reference, 4, args.seed, cfg, draw)[0]
         layouts += [t.layout() for t in tiles[:4]] + made
         labels += [f"real {t.id}" for t in tiles[:4]] + [f"like {city}, seed {args.seed} #{i}" for i in range(4)]
     out = args.out if args.out != str(ROOT / "docs" / "img" / "real_vs_generated.png") else str(ROOT / "docs" / "img" / "like.png")

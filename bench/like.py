@@ -10,10 +10,10 @@ on the held-out cities together; ``--like`` at most 0.7 on each city. Novelty ag
 city's tiles (no near copy of a ``--like`` source tile) is reported too.
 
 ``--like`` is measured as ``generate --like`` runs it: ``--like-candidates`` candidates per
-layout (default 4), the most typical of the city's tiles kept (:func:`citygen.like.pick_typical`);
-the first candidate of each layout is the style values alone (``--like-candidates 1``). Since
-the city's tiles then both pick and judge, cities with enough tiles are also measured split in
-two: candidates picked by the even tiles, realism against the odd tiles only.
+layout (default 4) sharing the layout's style row, the one nearest the tile that row came from
+kept (:func:`citygen.like.sample_like`); "style only" is ``--like-candidates 1``. Since the
+city's tiles then both pick and judge, cities with enough tiles are also measured split in
+two: styles and picks from the even tiles, realism against the odd tiles only.
 
     python bench/like.py --data DATA_DIR [--model RUN_DIR] [--n 200] [--seed 0] [--like-candidates 4]
 """
@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from citygen.like import LIKE_CANDIDATES, LikeSource, like_reference, pick_typical
+    from citygen.like import LIKE_CANDIDATES, LikeSource, like_reference, sample_like
     from citygen.metrics.novelty import novelty
     from citygen.metrics.report import RealSets
     from citygen.metrics.stats import arrays
@@ -71,7 +71,7 @@ def main() -> None:
     model = load_model(args.model)
     real = RealSets(data)
     t0 = time.perf_counter()
-    plain = sample(model, args.n, seed=args.seed)
+    plain = sample(model, args.n, seed=args.seed, batch_size=256)
     plain_s = time.perf_counter() - t0
     held = RealSets(data, reference="holdout", train_from=real)
     rows = {"all held-out cities": {"tiles": len(held.test), "unconditioned": held.row("u", plain, check_novelty=False).realism}}
@@ -85,21 +85,29 @@ def main() -> None:
         ref = RealSets(data, reference=f"region:{city}", train_from=real)
         row: dict = {"tiles": len(tiles), "unconditioned": ref.row("u", plain, check_novelty=False).realism}
         if model.config.style_dim:
-            bank = tuple(tuple(float(v) for v in r) for r in bank_of_sequences(tiles))
-            pool = sample(model, args.n * K, seed=args.seed, config=SampleConfig(style_bank=bank))
-            row["style_only"] = ref.row("s", pool[::K], check_novelty=False).realism
-            src = LikeSource(city, np.asarray(bank), tiles)
-            reference = like_reference(src)
-            liked = pick_typical(list(pool), K, reference)[0] if reference is not None else pool[::K]
+            def liked_by(part: list):  # noqa: ANN202 - styles and picks from part
+                bank = tuple(tuple(float(v) for v in r) for r in bank_of_sequences(part))
+                cfg = SampleConfig(style_bank=bank)
+                plain = sample(model, args.n, seed=args.seed, config=cfg, batch_size=256)
+                reference = like_reference(LikeSource(city, np.asarray(bank), part)) if K > 1 else None
+                if reference is None:
+                    return plain, plain, 1
+
+                def draw(m: int, styles: np.ndarray) -> list:
+                    return sample(model, m, seed=args.seed, config=cfg, style=styles, batch_size=256)
+
+                return plain, sample_like(K, reference, args.n, args.seed, cfg, draw)[0], K
+
+            plain_like, liked, k_used = liked_by(tiles)
+            row["style_only"] = ref.row("s", plain_like, check_novelty=False).realism
             row["like"] = ref.row("l", liked, check_novelty=False).realism
-            row["like_candidates"] = K if reference is not None else 1
+            row["like_candidates"] = k_used
             row["like_novelty"] = novelty([arrays(G) for G in liked], ref.test_arrays)
-            if len(tiles) >= 24 and K > 1:  # pick by half the tiles, judge by the other half
-                even = like_reference(LikeSource(city, np.asarray(bank)[::2], tiles[::2]))
-                half = pick_typical([G.copy() for G in pool], K, even)[0]
+            if len(tiles) >= 24 and K > 1:  # styles and picks from half the tiles, judged by the rest
                 odd = restricted(ref, list(range(1, len(tiles), 2)))
-                row["split_check"] = {"style_only": odd.row("s", pool[::K], check_novelty=False).realism,
-                                      "like": odd.row("l", half, check_novelty=False).realism}
+                s_half, l_half, _ = liked_by(tiles[::2])
+                row["split_check"] = {"style_only": odd.row("s", s_half, check_novelty=False).realism,
+                                      "like": odd.row("l", l_half, check_novelty=False).realism}
         rows[city] = row
         if "like" in row:
             split = f"{row['split_check']['style_only']:.2f}->{row['split_check']['like']:.2f}" if "split_check" in row else "-"

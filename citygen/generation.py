@@ -16,7 +16,7 @@ from citygen._version import __version__
 from citygen.api import check_int, check_sample_config, check_seed, load_model
 from citygen.device import resolve_device
 from citygen.errors import CheckpointError, UsageError
-from citygen.like import pick_typical
+from citygen.like import sample_like
 from citygen.model.checkpoint import DEFAULT_MODEL_DIR
 from citygen.model.network import LayoutModel
 from citygen.sampling.loop import SampleConfig, sampling_threads
@@ -118,7 +118,7 @@ def generate(
         Sampling processes (one torch thread each); the layouts are the same for any number.
     like_candidates
         With ``like``: candidates per layout, the most typical of the place's tiles kept
-        (:func:`citygen.like.pick_typical`; None: :data:`citygen.like.LIKE_CANDIDATES`, 1:
+        (:func:`citygen.like.sample_like`; None: :data:`citygen.like.LIKE_CANDIDATES`, 1:
         off). A steered run measures its realism term against the place's tiles instead.
 
     Raises
@@ -169,11 +169,14 @@ def generate(
     pool = n * (like_k if reference is not None else _tiles_per_layout(steering))
     with sampling_bar(net, pool, progress):
         if reference is not None:
-            layouts = sample_parallel(net, pool, workers=workers, **kw)
-            layouts, _, typ = pick_typical(layouts, like_k, reference)
+
+            def draw(m: int, styles: Any) -> list[nx.Graph]:
+                return sample_parallel(net, m, workers=workers, style=styles, **kw)
+
+            layouts, dist = sample_like(like_k, reference, n, seed, config, draw)
             steered, objective_meta = None, None
             style_meta["like_candidates"] = like_k
-            style_meta["like_typicality_mean"] = round(float(typ.min(1).mean()), 6)
+            style_meta["like_distance_mean"] = round(float(dist.mean()), 6)
         else:
             layouts, steered, objective_meta = _draw(net, steering, n, kw, workers)
     meta = {

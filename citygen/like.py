@@ -11,14 +11,16 @@ real tiles of SOURCE instead of the whole training corpus:
 The style values alone pull the model only part of the way to a place (issue 12: closer than
 unconditioned sampling on five of seven held-out cities, on none as close as the target). So
 ``generate --like`` also draws :data:`LIKE_CANDIDATES` candidates per layout and keeps the one
-whose street statistics are most typical of the place's tiles (:func:`pick_typical`, the
-typicality of :mod:`citygen.objectives.typicality` measured against those tiles instead of the
-corpus): best-of-N toward the place, as steering does toward an objective.
+whose street statistics are nearest those of the real tile its style row came from
+(:func:`sample_like`, :func:`pick_matching`; statistics and scale of
+:mod:`citygen.objectives.typicality`): best-of-N toward the place, as steering does toward an
+objective, tile by tile so that the spread of the place's tiles is kept.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,32 +130,61 @@ def like_reference(src: LikeSource) -> Reference | None:
     return build_reference([to_layout(s) for s in src.sequences], source=f"tiles of {src.name}")
 
 
-def pick_typical(
-    pool: list[nx.Graph], candidates: int, reference: Reference
+def pick_matching(
+    pool: list[nx.Graph], candidates: int, reference: Reference, targets: np.ndarray
 ) -> tuple[list[nx.Graph], np.ndarray, np.ndarray]:
-    """Keep, of each group of ``candidates`` consecutive layouts, the most typical one.
+    """Keep, of each group of ``candidates`` consecutive layouts, the one nearest its target.
 
-    Layout ``i`` is the least typicality (:meth:`Reference.distance`) of ``pool[i*K ..
-    i*K + K - 1]``; ties go to the earlier candidate. Returns the layouts (graph attributes
-    ``index``, ``like_candidate`` and ``like_typicality`` set), the chosen candidate of each
-    and every candidate's typicality ``(n, K)``.
+    ``targets (n, F)``: the street statistics (:func:`~citygen.objectives.typicality.features`)
+    of the real tile whose style layout ``i`` was drawn with; the distance is measured in the
+    reference's standardised space. Picking per target keeps the spread of the place's tiles
+    (dense centre and sparse edge alike), where the most typical candidate would pull every
+    layout to the middle. Returns the layouts (graph attributes ``index``, ``like_candidate``
+    and ``like_distance`` set), the chosen candidate of each and every distance ``(n, K)``.
     """
     from citygen.errors import UsageError
     from citygen.objectives.typicality import features
 
-    if candidates < 1 or len(pool) % candidates:
-        msg = f"a pool of {len(pool)} layouts is not groups of {candidates} candidates"
+    n = len(targets)
+    if candidates < 1 or len(pool) != n * candidates:
+        msg = f"a pool of {len(pool)} layouts is not {n} groups of {candidates} candidates"
         raise UsageError(msg)
-    n = len(pool) // candidates
-    typ = reference.distance(np.array([features(G) for G in pool]).reshape(len(pool), -1))
-    typ = np.asarray(typ, dtype=np.float64).reshape(n, candidates)
-    chosen = typ.argmin(1)
+    x = np.array([features(G) for G in pool]).reshape(n, candidates, -1)
+    dist = np.linalg.norm(reference.standardise(x) - reference.standardise(targets)[:, None], axis=-1)
+    chosen = dist.argmin(1)
     out = []
     for i, j in enumerate(chosen.tolist()):
         G = pool[i * candidates + j]
-        G.graph.update(index=i, like_candidate=j, like_typicality=round(float(typ[i, j]), 6))
+        G.graph.update(index=i, like_candidate=j, like_distance=round(float(dist[i, j]), 6))
         out.append(G)
-    return out, chosen, typ
+    return out, chosen, dist
 
 
-__all__ = ["LIKE_CANDIDATES", "InputDataError", "LikeSource", "like_reference", "like_source", "pick_typical"]
+def sample_like(
+    candidates: int,
+    reference: Reference,
+    n: int,
+    seed: int,
+    config: object,
+    draw: Callable[[int, np.ndarray], list[nx.Graph]],
+) -> tuple[list[nx.Graph], np.ndarray]:
+    """The layouts of a ``--like`` run with ``candidates`` per layout.
+
+    Layout ``i`` draws its style row from the place's tiles as plain ``--like`` sampling does
+    (:func:`citygen.style.style_choices`: seed and index, ``--density``/``--grid`` applied);
+    its ``candidates`` candidates, samples ``i*K .. i*K + K - 1`` of one run
+    ``draw(n * K, styles)``, share that row, and the one whose street statistics are nearest
+    the tile the row came from is kept (:func:`pick_matching`). ``reference`` holds the
+    place's tiles in bank order (:func:`like_reference`). Returns the layouts and their
+    distances to their tiles ``(n,)``.
+    """
+    from citygen.style import style_choices
+
+    bank = np.asarray(config.style_bank, dtype=np.float64)  # type: ignore[attr-defined]
+    rows, tile = style_choices(bank, n, seed, config.density, config.grid)  # type: ignore[attr-defined]
+    pool = draw(n * candidates, np.repeat(rows, candidates, axis=0))
+    layouts, chosen, dist = pick_matching(pool, candidates, reference, reference.tiles[tile])
+    return layouts, dist[np.arange(n), chosen]
+
+
+__all__ = ["LIKE_CANDIDATES", "pick_matching", "sample_like", "InputDataError", "LikeSource", "like_reference", "like_source"]

@@ -192,31 +192,46 @@ def draw_styles(
     first_index
         Index of the first layout (a worker drawing part of a run).
     """
+    return style_choices(bank, n, seed, density, grid, first_index)[0]
+
+
+def style_choices(
+    bank: np.ndarray,
+    n: int,
+    seed: int,
+    density: float | None = None,
+    grid: float | None = None,
+    first_index: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`draw_styles`, and the bank row each layout's style came from, ``(n,)`` ints."""
     bank = check_bank(bank, "style bank")
     check_overrides(density, grid)
     out = np.empty((n, STYLE_DIM))
+    rows = np.empty(n, dtype=np.int64)
     scale = bank.std(axis=0) + 1e-9
     for i in range(n):
         rng = np.random.default_rng([int(seed) % 2**63, first_index + i, 0x57])
         if density is None and grid is None:
-            out[i] = bank[int(rng.integers(bank.shape[0]))]
+            rows[i] = int(rng.integers(bank.shape[0]))
+            out[i] = bank[rows[i]]
             continue
-        pool = bank[rng.random(bank.shape[0]) < 0.5] if bank.shape[0] > 1 else bank
-        pool = pool if pool.shape[0] else bank
+        half = rng.random(bank.shape[0]) < 0.5 if bank.shape[0] > 1 else np.ones(1, dtype=bool)
+        pool = np.flatnonzero(half) if half.any() else np.arange(bank.shape[0])
         dist = np.zeros(pool.shape[0])
         if density is not None:
             dist += (
-                (np.log1p(pool[:, 0]) - np.log1p(density)) / (np.log1p(bank[:, 0]).std() + 1e-9)
+                (np.log1p(bank[pool, 0]) - np.log1p(density)) / (np.log1p(bank[:, 0]).std() + 1e-9)
             ) ** 2
         if grid is not None:
-            dist += ((pool[:, 2] - grid) / scale[2]) ** 2
-        row = pool[int(np.argmin(dist))].copy()
+            dist += ((bank[pool, 2] - grid) / scale[2]) ** 2
+        rows[i] = pool[int(np.argmin(dist))]
+        row = bank[rows[i]].copy()
         if density is not None:
             row[0] = density
         if grid is not None:
             row[2] = grid
         out[i] = row
-    return out
+    return out, rows
 
 
 def bank_of_sequences(seqs: Seq) -> np.ndarray:

@@ -105,39 +105,57 @@ def _coords(G) -> list:  # noqa: ANN001
     return sorted((round(d["x"], 3), round(d["y"], 3)) for _, d in G.nodes(data=True))
 
 
-def test_generate_like_keeps_the_candidate_most_typical_of_the_place(
+def test_generate_like_keeps_the_candidate_nearest_its_tile(
     style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path
 ) -> None:
-    """Layout i is the candidate of samples i*K .. i*K+K-1 (one seeded run) whose street
-    statistics are nearest the place's tiles; K = 1 is plain --like sampling."""
+    """Layout i draws its style row from a tile of the place; its K candidates (samples
+    i*K .. i*K+K-1 of one seeded run) share that row, and the one whose street statistics are
+    nearest that tile's is kept. K = 1 is plain --like sampling."""
     from dataclasses import replace
 
     from citygen.like import like_reference
     from citygen.model.checkpoint import load_model
     from citygen.objectives.typicality import features
     from citygen.sampling.loop import sample
+    from citygen.style import style_choices
 
     src = like_source(bundled_small_dir, 250.0)
     ref = like_reference(src)
     assert ref is not None and len(ref.tiles) == len(src.sequences)
     model = load_model(style_model_dir)
     cfg = replace(SMALL, style_bank=tuple(tuple(float(v) for v in r) for r in src.bank))
-    pool = sample(model, 9, seed=2, config=cfg)
-    typ = ref.distance(np.array([features(G) for G in pool])).reshape(3, 3)
-    assert len({round(float(v), 9) for v in typ.ravel()}) > 3  # the candidates differ
+    rows, tile = style_choices(src.bank, 3, 2)
+    np.testing.assert_allclose(rows, src.bank[tile])
+    pool = sample(model, 9, seed=2, config=cfg, style=np.repeat(rows, 3, axis=0))
+    x = ref.standardise(np.array([features(G) for G in pool])).reshape(3, 3, -1)
+    dist = np.linalg.norm(x - ref.standardise(ref.tiles[tile])[:, None], axis=-1)
+    assert len({round(float(v), 9) for v in dist.ravel()}) > 3  # the candidates differ
     result = generate(tmp_path / "k3", model=style_model_dir, n=3, seed=2, formats="geojson",
                       sample_config=SMALL, like=bundled_small_dir, like_candidates=3)  # fmt: skip
     for i, G in enumerate(result.layouts):
-        j = int(typ[i].argmin())
+        j = int(dist[i].argmin())
         assert G.graph["like_candidate"] == j
-        assert G.graph["like_typicality"] == pytest.approx(typ[i].min(), abs=1e-6)
+        assert G.graph["like_distance"] == pytest.approx(dist[i].min(), abs=1e-6)
         assert _coords(G) == _coords(pool[3 * i + j])
+        np.testing.assert_allclose([G.graph["style"][k] for k in STYLE_KEYS], rows[i], atol=1e-5)
     meta = json.loads(next((tmp_path / "k3").glob("*.geojson")).read_text())["citygen"]
     assert meta["style"]["like_candidates"] == 3
     one = generate(tmp_path / "k1", model=style_model_dir, n=3, seed=2, formats="geojson",
                    sample_config=SMALL, like=bundled_small_dir, like_candidates=1)  # fmt: skip
     plain = sample(model, 3, seed=2, config=cfg)
     assert [_coords(G) for G in one.layouts] == [_coords(G) for G in plain]
+
+
+def test_style_choices_are_the_drawn_styles() -> None:
+    from citygen.style import draw_styles, style_choices
+
+    bank = np.random.default_rng(0).random((12, STYLE_DIM)) * 50
+    for kw in ({}, {"density": 30.0}, {"grid": 0.5}, {"density": 5.0, "grid": 0.9}):
+        rows, tile = style_choices(bank, 20, 7, first_index=3, **kw)
+        np.testing.assert_array_equal(rows, draw_styles(bank, 20, 7, first_index=3, **kw))
+        assert tile.min() >= 0 and tile.max() < 12
+        same = np.isclose(rows, bank[tile])
+        assert same[:, 3:].all()  # the values not overridden are the tile's
 
 
 def test_like_candidates_checks(style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path) -> None:

@@ -56,15 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--snap",
         type=finite,
-        default=25.0,
+        default=40.0,
         help="join dead ends this close (m) to a street straight ahead; 0: off",
     )
     p.add_argument(
         "--bend-tolerance",
         type=finite,
-        default=5.0,
-        help="drop bends within this many metres of the straight street, as prepare draws "
-        "real streets; 0: keep every sampled bend",
+        default=10.0,
+        help="drop bends within this many metres of the straight street (sampled streets "
+        "wiggle more than real ones, which prepare draws at 5 m); 0: keep every sampled bend",
     )
     s = p.add_argument_group("style of a place (a model trained with --style, as the default)")
     s.add_argument(

@@ -127,6 +127,11 @@ class Reference:
         scale = float(np.median(self._space[3]))
         return scale if scale > 0 else 1.0
 
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Statistics ``x (..., F)`` in the reference's standardised space (z-scores)."""
+        mean, std, _, _ = self._space
+        return (np.asarray(x, dtype=np.float64) - mean) / std
+
     def own_distances(self) -> np.ndarray:
         """Typicality of each real tile against the others, ``(m,)`` (median exactly 1)."""
         return self._space[3] / self._scale

@@ -29,7 +29,7 @@ def _init(
     _WORKER.update(model=model, seed=seed, device=device, batch_size=batch_size, config=config)
 
 
-def _work(start: int, prefixes: list) -> list[nx.Graph]:
+def _work(start: int, prefixes: list, style: Any = None) -> list[nx.Graph]:
     w = _WORKER
     return sample(
         w["model"],
@@ -39,6 +39,7 @@ def _work(start: int, prefixes: list) -> list[nx.Graph]:
         device=w["device"],
         batch_size=w["batch_size"],
         config=w["config"],
+        style=style,
         first_index=start,
     )
 
@@ -52,12 +53,13 @@ def sample_parallel(
     device: str | torch.device | None = None,
     batch_size: int = 64,
     config: SampleConfig | None = None,
+    style: Any = None,
 ) -> list[nx.Graph]:
     """:func:`citygen.sampling.loop.sample` over ``workers`` processes (identical layouts).
 
     Parameters
     ----------
-    model, n, seed, prefix, device, batch_size, config
+    model, n, seed, prefix, device, batch_size, config, style
         As in :func:`citygen.sampling.loop.sample`.
     workers
         Processes (1: sample in this process). Use one per CPU core the run may take.
@@ -79,9 +81,12 @@ def sample_parallel(
         raise UsageError(msg)
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     if workers == 1 or n == 1:
-        return sample(model, n, seed, prefixes, dev, batch_size, config)
+        return sample(model, n, seed, prefixes, dev, batch_size, config, style)
     chunk = max(1, min(batch_size, math.ceil(n / workers)))
-    tasks = [(s, prefixes[s : s + chunk]) for s in range(0, n, chunk)]
+    tasks = [
+        (s, prefixes[s : s + chunk], None if style is None else style[s : s + chunk])
+        for s in range(0, n, chunk)
+    ]
     fork = dev.type == "cpu" and "fork" in mp.get_all_start_methods()
     ctx = mp.get_context("fork" if fork else "spawn")
     init = (model.to(dev).eval(), seed, str(dev), batch_size, config or SampleConfig())
