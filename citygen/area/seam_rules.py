@@ -189,24 +189,37 @@ def repair(G: nx.Graph, issues: Issues, k: int) -> list[int]:
 
 
 def drop_crossing(A: nx.Graph, node: object) -> int:
-    """Remove a seam node from the area, and what that leaves dangling; count removed.
+    """Remove a seam node from the area, and neighbours left without a street; count removed.
 
-    A neighbour left without a street goes too, and so does a neighbour that is itself a seam
-    node left with one street: a street cutting a tile's corner joins two seam nodes, and once
-    one of them is dropped the other would be a street stopping at the seam (seed 0 of a
-    10 x 10 km area had one). Such a node is dropped in turn, along the chain.
+    Only these: a neighbour left with one street may be a crossing that a tile of the same
+    wavefront still has to continue (its fixed node), so dangling seam nodes are removed once
+    every tile has joined (:func:`drop_dangling_seams`).
     """
-    removed, todo = 0, [node]
+    nbrs = list(A.neighbors(node))
+    A.remove_node(node)
+    lonely = [m for m in nbrs if A.degree(m) == 0]
+    A.remove_nodes_from(lonely)
+    return 1 + len(lonely)
+
+
+def drop_dangling_seams(A: nx.Graph) -> int:
+    """Remove seam nodes left with one street once every tile has joined, along the chain.
+
+    A street cutting a tile's corner joins two seam nodes; when the tile beyond one of them
+    dropped that crossing, the other is left as a street that stops at the seam (seed 0 of a
+    10 x 10 km area had one). Such a node goes, then any seam node its removal leaves with one
+    street, and any node left with none. Returns the number of nodes removed.
+    """
+    todo = [n for n, d in A.nodes(data=True) if d.get("seam", False) and A.degree(n) <= 1]
+    removed = 0
     while todo:
         n = todo.pop()
-        if n not in A:
+        if n not in A or A.degree(n) > 1:
             continue
         nbrs = list(A.neighbors(n))
         A.remove_node(n)
         removed += 1
         for m in nbrs:
-            if m not in A:
-                continue
             if A.degree(m) == 0:
                 A.remove_node(m)
                 removed += 1

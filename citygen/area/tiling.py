@@ -29,6 +29,7 @@ from citygen.area.seam_rules import (
     carry_class,
     context,
     drop_crossing,
+    drop_dangling_seams,
     repair,
 )
 from citygen.errors import UsageError
@@ -350,6 +351,7 @@ def generate_area(
                     theirs = next(iter(area.A.edges(aid, data="highway")))[2]
                     area.stats.classes_carried += carry_class(G, j, theirs)
             area.join(G, slot, ids, xys[k])
+    area.stats.dropped_crossings += drop_dangling_seams(area.A)
     A = crop(area.A, width_m, height_m, cfg.min_dist)
     area.stats.clearance_repairs = drop_clearance_breaks(A, cfg.clearance)
     area.stats.giant_before = giant_length_share(A)
