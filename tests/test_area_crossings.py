@@ -91,3 +91,18 @@ def test_a_corner_street_left_at_a_seam_is_dropped_once_every_tile_has_joined():
     assert drop_dangling_seams(A) == 2  # 4, then 3 (left with one street)
     assert set(A.nodes) == {1, 2}
     assert check_area(A).total == 0
+
+
+def test_dropping_a_crossing_keeps_a_seam_node_another_tile_still_continues():
+    """A corner street from seam node 2 (fixed for the tile east of it) to seam node 1 (fixed
+    for the tile north of it, same wavefront): dropping 1 must leave 2 for its tile."""
+    from citygen.area.seam_rules import drop_crossing, drop_dangling_seams
+
+    A = nx.Graph(width_m=3000.0, height_m=3000.0, area_tile_m=1000.0)
+    A.add_node(1, x=973.9, y=1000.0, border=False, seam=True)
+    A.add_node(2, x=1000.0, y=964.9, border=False, seam=True)
+    add_street(A, 1, 2, "residential")
+    assert drop_crossing(A, 1) == 1
+    assert 2 in A and A.degree(2) == 0
+    assert drop_dangling_seams(A) == 1 and A.number_of_nodes() == 0
+

@@ -191,13 +191,15 @@ def repair(G: nx.Graph, issues: Issues, k: int) -> list[int]:
 def drop_crossing(A: nx.Graph, node: object) -> int:
     """Remove a seam node from the area, and neighbours left without a street; count removed.
 
-    Only these: a neighbour left with one street may be a crossing that a tile of the same
-    wavefront still has to continue (its fixed node), so dangling seam nodes are removed once
-    every tile has joined (:func:`drop_dangling_seams`).
+    A neighbour that is itself a seam node stays, even without a street: it may be a crossing
+    that a tile of the same wavefront still has to continue (its fixed node; a street cutting a
+    tile's corner joins two tiles' crossings, and removing it here failed that tile with a
+    KeyError). Dangling seam nodes are removed once every tile has joined
+    (:func:`drop_dangling_seams`).
     """
     nbrs = list(A.neighbors(node))
     A.remove_node(node)
-    lonely = [m for m in nbrs if A.degree(m) == 0]
+    lonely = [m for m in nbrs if A.degree(m) == 0 and not A.nodes[m].get("seam", False)]
     A.remove_nodes_from(lonely)
     return 1 + len(lonely)
 
