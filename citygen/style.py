@@ -27,6 +27,7 @@ the default model; ``--like`` builds one from any source), from which generation
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence as Seq
 
 import numpy as np
@@ -164,15 +165,21 @@ def check_overrides(density: float | None, grid: float | None) -> None:
         raise UsageError(msg)
 
 
-def draw_styles(
+def draw_styles(bank: np.ndarray, n: int, seed: int, **kw: Any) -> np.ndarray:
+    """The style rows of :func:`style_choices` (without the bank rows they came from)."""
+    return style_choices(bank, n, seed, **kw)[0]
+
+
+def style_choices(
     bank: np.ndarray,
     n: int,
     seed: int,
     density: float | None = None,
     grid: float | None = None,
     first_index: int = 0,
-) -> np.ndarray:
-    """Raw style rows ``(n, STYLE_DIM)`` for layouts ``first_index .. first_index + n - 1``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw style rows ``(n, STYLE_DIM)`` for layouts ``first_index .. first_index + n - 1``,
+    and the bank row each came from ``(n,)``.
 
     Layout ``i`` gets bank row ``choice(seed, i)`` (so a layout's style depends only on the
     seed and its index, not on ``n``). With explicit values, each layout takes the bank row
@@ -192,18 +199,6 @@ def draw_styles(
     first_index
         Index of the first layout (a worker drawing part of a run).
     """
-    return style_choices(bank, n, seed, density, grid, first_index)[0]
-
-
-def style_choices(
-    bank: np.ndarray,
-    n: int,
-    seed: int,
-    density: float | None = None,
-    grid: float | None = None,
-    first_index: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`draw_styles`, and the bank row each layout's style came from, ``(n,)`` ints."""
     bank = check_bank(bank, "style bank")
     check_overrides(density, grid)
     out = np.empty((n, STYLE_DIM))

@@ -44,3 +44,19 @@ def seed(text: str) -> int:
         msg = f"seed must be within 0..{MAX_SEED}, got {value}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def add_run_folder(p: argparse.ArgumentParser) -> None:
+    """The ``--out`` run folder and ``--overwrite`` of commands that write a run
+    (:mod:`export.run`)."""
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT_DIR",
+        help="run folder: new or empty (or an earlier run, with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
+    )

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import finite, integer, seed
+from citygen.cli._args import add_run_folder, finite, integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,17 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=seed, default=0, help="0 .. 2**63-1; same seed, same files")
     p.add_argument("--center", metavar="LAT,LON", help="where to place tiles (default Helsinki)")
     p.add_argument("--format", default="geojson,png", help="geojson,graphml,osm,png or all")
-    p.add_argument(
-        "--out",
-        required=True,
-        metavar="OUT_DIR",
-        help="run folder: new or empty (or an earlier run, with --overwrite)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
-    )
+    add_run_folder(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.add_argument(
         "--area",

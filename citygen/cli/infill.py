@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import integer, seed
+from citygen.cli._args import add_run_folder, integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,17 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="all", help="geojson,graphml,osm (PNGs always)")
     p.add_argument("--model", metavar="RUN_DIR", help="model directory (default: shipped)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument(
-        "--out",
-        required=True,
-        metavar="OUT_DIR",
-        help="run folder: new or empty (or an earlier run, with --overwrite)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
-    )
+    add_run_folder(p)
     p.set_defaults(
         run=run,
         on_interrupt="interrupted; nothing was written to the output folder (an earlier run "

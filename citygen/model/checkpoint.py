@@ -111,12 +111,8 @@ def load_weights(model: LayoutModel, path: Path) -> None:
     """
     try:
         state = load_file(str(path))
-    except FileNotFoundError:
-        msg = f"missing weights file {path}"
-        raise CheckpointError(msg) from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        msg = f"corrupt weights file {path}: {exc}"
-        raise CheckpointError(msg) from exc
+        raise _unreadable(path, exc) from exc
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         msg = f"weights in {path} are not finite (NaN or inf in {bad[0]}); the training diverged"
@@ -127,6 +123,13 @@ def load_weights(model: LayoutModel, path: Path) -> None:
         first = str(exc).strip().splitlines()[0]
         msg = f"weights in {path} do not fit the model config: {first}"
         raise CheckpointError(msg) from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """The error for a weights file that cannot be read: missing, or corrupt."""
+    if isinstance(exc, FileNotFoundError):
+        return CheckpointError(f"missing weights file {path}")
+    return CheckpointError(f"corrupt weights file {path}: {exc}")
 
 
 def check_shapes(config: ModelConfig, path: Path) -> None:
@@ -146,12 +149,8 @@ def check_shapes(config: ModelConfig, path: Path) -> None:
     try:
         with safe_open(str(path), framework="pt") as fh:
             have = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
-    except FileNotFoundError:
-        msg = f"missing weights file {path}"
-        raise CheckpointError(msg) from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        msg = f"corrupt weights file {path}: {exc}"
-        raise CheckpointError(msg) from exc
+        raise _unreadable(path, exc) from exc
     want = _shapes(config)
     detail = _misfits(have, want)
     if detail:

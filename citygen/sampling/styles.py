@@ -34,7 +34,7 @@ def resolve_styles(
     UsageError
         If a style is given to a model without style input, or has the wrong shape.
     """
-    from citygen.style import STYLE_DIM, check_bank, draw_styles
+    from citygen.style import STYLE_DIM, check_bank, style_choices
 
     bank_asked = getattr(config, "style_bank", None)
     density, grid = getattr(config, "density", None), getattr(config, "grid", None)
@@ -49,7 +49,7 @@ def resolve_styles(
         if bank is None:
             msg = "this style model has no style bank (style_bank.json); give styles explicitly"
             raise UsageError(msg)
-        return draw_styles(bank, n, seed, density, grid, first_index)
+        return style_choices(bank, n, seed, density, grid, first_index)[0]
     arr = check_bank(style, "style")
     if arr.shape != (n, STYLE_DIM):
         msg = f"style must have one row per layout, shape ({n}, {STYLE_DIM}), got {arr.shape}"
