@@ -24,6 +24,10 @@ from citygen.sampling.workers import sample_parallel
 
 log = logging.getLogger(__name__)
 
+#: Most layouts one ``generate`` run writes (each is held in memory until the whole run is
+#: written); split larger jobs into several runs with other seeds.
+MAX_LAYOUTS = 100_000
+
 #: Formats written when none is asked for: the GIS file and a picture of each layout.
 DEFAULT_FORMATS = ("geojson", "png")
 
@@ -136,7 +140,7 @@ def generate(
     from export.write import parse_formats
 
     n, seed, batch_size = (
-        check_int(n, "n", 1),
+        check_int(n, "n", 1, MAX_LAYOUTS),
         check_seed(seed),
         check_int(batch_size, "batch size", 1),
     )

@@ -276,3 +276,13 @@ def test_evaluate_api_refuses_a_seed_out_of_range(tmp_path):
 
     with pytest.raises(UsageError, match=r"seed must be 0\.\.9223372036854775807"):
         evaluate(tmp_path, n=1, seed=-1)
+
+
+def test_generate_refuses_more_layouts_than_one_run_holds(capsys, tmp_path, no_sampling):
+    """--n 100000000 used to sample until memory ran out; the limit is named before any work."""
+    from citygen.generation import MAX_LAYOUTS
+
+    code, err = _run(capsys, "generate", "--n", str(MAX_LAYOUTS + 1), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert f"n must be 1..{MAX_LAYOUTS}" in err
+    assert not (tmp_path / "o").exists()
