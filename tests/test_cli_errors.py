@@ -117,7 +117,7 @@ def test_a_read_only_parent_is_refused(capsys, tmp_path, no_sampling):
         (["--format", "geojson,shp"], 1, "unknown format 'shp'"),
         (["--objective", "connectivity,length", "--weights", "1e308,1e308"], 1, "at most 1e+06"),
         (["--objective", "beauty"], 1, "unknown objective 'beauty'"),
-        (["--n", "0"], 1, "n must be at least 1"),
+        (["--n", "0"], 1, "n must be 1..100000, got 0"),
         (["--batch-size", "0"], 1, "batch size must be at least 1"),
         (["--temperature", "0"], 1, "temperature > 0"),
     ],
