@@ -302,21 +302,29 @@ def _like_candidates(like: str | Path | None, candidates: int | None) -> int:
 
 
 def _like_reference(src: Any, candidates: int) -> Any:
-    """Typicality reference of a ``--like`` source (None: no source, one candidate, or too
-    few tiles to measure typicality against)."""
+    """Typicality reference of a ``--like`` source.
+
+    None: no source, one candidate, or too few tiles to measure typicality against.
+    """
     from citygen.like import like_reference
 
     if src is None or candidates <= 1:
         return None
     ref = like_reference(src)
     if ref is None:
-        log.warning("--like %s: %d tiles are too few to pick typical candidates; sampling one per layout", src.name, len(src.sequences))
+        log.warning(
+            "--like %s: %d tiles are too few to pick candidates by; sampling one per layout",
+            src.name,
+            len(src.sequences),
+        )
     return ref
 
 
 def _steer_like(steering: Any, reference: Any, realism_data: str | Path | None) -> Any:
-    """A steering whose realism term measures against the ``--like`` place's tiles (unless
-    ``--realism-data`` names other tiles, or the term is off)."""
+    """Measure a steering's realism term against the ``--like`` place's tiles.
+
+    Unchanged if ``--realism-data`` names other tiles, or the term is off.
+    """
     from dataclasses import replace
 
     comb = steering.objective
@@ -344,8 +352,10 @@ def style_and_source(
     density: float | None,
     grid: float | None,
 ) -> tuple[SampleConfig | None, dict | None, Any]:
-    """:func:`styled`, and the ``--like`` source read (:class:`citygen.like.LikeSource`, or
-    None)."""
+    """Return :func:`styled`'s config and facts, and the ``--like`` source read.
+
+    The source is a :class:`citygen.like.LikeSource`, or None without ``like``.
+    """
     from dataclasses import replace
 
     from citygen.errors import UsageError

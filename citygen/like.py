@@ -120,8 +120,11 @@ def _tiles_of(source: str, tile_size: float, min_nodes: int, osm: bool) -> list:
 
 
 def like_reference(src: LikeSource) -> Reference | None:
-    """The typicality reference of a source's tiles; None if it has too few tiles for one
-    (:data:`~citygen.objectives.typicality.K_NEAREST` or fewer)."""
+    """The typicality reference of a source's tiles, in bank order.
+
+    None if it has too few tiles for one (:data:`~citygen.objectives.typicality.K_NEAREST` or
+    fewer).
+    """
     from citygen.objectives.typicality import K_NEAREST, build_reference
     from data_prep.order import to_layout
 
@@ -150,7 +153,8 @@ def pick_matching(
         msg = f"a pool of {len(pool)} layouts is not {n} groups of {candidates} candidates"
         raise UsageError(msg)
     x = np.array([features(G) for G in pool]).reshape(n, candidates, -1)
-    dist = np.linalg.norm(reference.standardise(x) - reference.standardise(targets)[:, None], axis=-1)
+    z, zt = reference.standardise(x), reference.standardise(targets)
+    dist = np.linalg.norm(z - zt[:, None], axis=-1)
     chosen = dist.argmin(1)
     out = []
     for i, j in enumerate(chosen.tolist()):
@@ -187,4 +191,12 @@ def sample_like(
     return layouts, dist[np.arange(n), chosen]
 
 
-__all__ = ["LIKE_CANDIDATES", "pick_matching", "sample_like", "InputDataError", "LikeSource", "like_reference", "like_source"]
+__all__ = [
+    "LIKE_CANDIDATES",
+    "InputDataError",
+    "LikeSource",
+    "like_reference",
+    "like_source",
+    "pick_matching",
+    "sample_like",
+]

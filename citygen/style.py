@@ -27,8 +27,8 @@ the default model; ``--like`` builds one from any source), from which generation
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections.abc import Sequence as Seq
+from typing import Any
 
 import numpy as np
 
@@ -178,8 +178,9 @@ def style_choices(
     grid: float | None = None,
     first_index: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Raw style rows ``(n, STYLE_DIM)`` for layouts ``first_index .. first_index + n - 1``,
-    and the bank row each came from ``(n,)``.
+    """Draw raw style rows ``(n, STYLE_DIM)``, and the bank row each came from ``(n,)``.
+
+    The rows are those of layouts ``first_index .. first_index + n - 1``.
 
     Layout ``i`` gets bank row ``choice(seed, i)`` (so a layout's style depends only on the
     seed and its index, not on ``n``). With explicit values, each layout takes the bank row

@@ -47,8 +47,10 @@ def seed(text: str) -> int:
 
 
 def add_run_folder(p: argparse.ArgumentParser) -> None:
-    """The ``--out`` run folder and ``--overwrite`` of commands that write a run
-    (:mod:`export.run`)."""
+    """Add the ``--out`` run folder and ``--overwrite`` of a command that writes a run.
+
+    See :mod:`export.run`.
+    """
     p.add_argument(
         "--out",
         required=True,
