@@ -121,9 +121,10 @@ def generate(
     workers
         Sampling processes (one torch thread each); the layouts are the same for any number.
     like_candidates
-        With ``like``: candidates per layout, the most typical of the place's tiles kept
-        (:func:`citygen.like.sample_like`; None: :data:`citygen.like.LIKE_CANDIDATES`, 1:
-        off). A steered run measures its realism term against the place's tiles instead.
+        With ``like``: candidates per layout sharing its style row, the one nearest the
+        place's tile that row came from kept (:func:`citygen.like.sample_like`; None:
+        :data:`citygen.like.LIKE_CANDIDATES`, 1: off). A steered run measures its realism
+        term against the place's tiles instead.
 
     Raises
     ------
@@ -290,7 +291,6 @@ def sampling_bar(net: LayoutModel, total: int, enabled: bool) -> Iterator[None]:
 
 def _like_candidates(like: str | Path | None, candidates: int | None) -> int:
     """Checked candidates per layout of a ``--like`` run (1 without ``like``)."""
-    from citygen.errors import UsageError
     from citygen.like import LIKE_CANDIDATES
 
     if candidates is None:

@@ -32,10 +32,11 @@ from citygen.errors import CitygenError, DatasetError, InputDataError
 
 if TYPE_CHECKING:
     from citygen.objectives.typicality import Reference
+    from citygen.sampling.loop import SampleConfig
 
 log = logging.getLogger(__name__)
 
-#: Candidates per layout of ``generate --like``; the most typical of the place is kept.
+#: Candidates per layout of ``generate --like``; the one nearest its style's tile is kept.
 LIKE_CANDIDATES = 4
 
 
@@ -169,7 +170,7 @@ def sample_like(
     reference: Reference,
     n: int,
     seed: int,
-    config: object,
+    config: SampleConfig,
     draw: Callable[[int, np.ndarray], list[nx.Graph]],
 ) -> tuple[list[nx.Graph], np.ndarray]:
     """The layouts of a ``--like`` run with ``candidates`` per layout.
@@ -184,8 +185,8 @@ def sample_like(
     """
     from citygen.style import style_choices
 
-    bank = np.asarray(config.style_bank, dtype=np.float64)  # type: ignore[attr-defined]
-    rows, tile = style_choices(bank, n, seed, config.density, config.grid)  # type: ignore[attr-defined]
+    bank = np.asarray(config.style_bank, dtype=np.float64)
+    rows, tile = style_choices(bank, n, seed, config.density, config.grid)
     pool = draw(n * candidates, np.repeat(rows, candidates, axis=0))
     layouts, chosen, dist = pick_matching(pool, candidates, reference, reference.tiles[tile])
     return layouts, dist[np.arange(n), chosen]

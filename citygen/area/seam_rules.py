@@ -209,8 +209,8 @@ def drop_dangling_seams(A: nx.Graph) -> int:
 
     A street cutting a tile's corner joins two seam nodes; when the tile beyond one of them
     dropped that crossing, the other is left as a street that stops at the seam (seed 0 of a
-    10 x 10 km area had one). Such a node goes, then any seam node its removal leaves with one
-    street, and any node left with none. Returns the number of nodes removed.
+    10 x 10 km area had one). Such a node is dropped (:func:`drop_crossing`), then any seam
+    node its removal leaves with one street or none. Returns the number of seam nodes removed.
     """
     todo = [n for n, d in A.nodes(data=True) if d.get("seam", False) and A.degree(n) <= 1]
     removed = 0
@@ -219,14 +219,9 @@ def drop_dangling_seams(A: nx.Graph) -> int:
         if n not in A or A.degree(n) > 1:
             continue
         nbrs = list(A.neighbors(n))
-        A.remove_node(n)
+        drop_crossing(A, n)
         removed += 1
-        for m in nbrs:
-            if A.degree(m) == 0:
-                A.remove_node(m)
-                removed += 1
-            elif A.degree(m) == 1 and A.nodes[m].get("seam", False):
-                todo.append(m)
+        todo += [m for m in nbrs if m in A and A.nodes[m].get("seam", False) and A.degree(m) <= 1]
     return removed
 
 
