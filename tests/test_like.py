@@ -156,6 +156,10 @@ def test_style_choices_are_the_drawn_styles() -> None:
         assert tile.min() >= 0 and tile.max() < 12
         same = np.isclose(rows, bank[tile])
         assert same[:, 3:].all()  # the values not overridden are the tile's
+        if not kw:  # layout i's tile is choice(seed, i), whatever else is drawn
+            want = [np.random.default_rng([7, 3 + i, 0x57]).integers(12) for i in range(20)]
+            np.testing.assert_array_equal(tile, want)
+            np.testing.assert_array_equal(rows, bank[want])
 
 
 def test_like_candidates_checks(style_model_dir: Path, bundled_small_dir: Path, tmp_path: Path) -> None:
