@@ -67,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--like-candidates",
         type=integer,
         metavar="K",
-        help="with --like: candidates per layout, the one most typical of the place's tiles kept "
-        "(default 4; 1: off)",
+        help="with --like: candidates per layout, the one nearest the place's tile its style came "
+        "from kept (default 4; 1: off)",
     )
     s.add_argument("--density", type=finite, metavar="N", help="junctions (3+ streets) per km2")
     s.add_argument("--grid", type=finite, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
