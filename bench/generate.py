@@ -34,13 +34,18 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run(code: Path, n: int, workers: int | None, device: str, threads: int | None = None) -> dict:
+def run(
+    code: Path, n: int, workers: int | None, device: str, threads: int | None = None,
+    batch_size: int | None = None,
+) -> dict:
     """One whole ``citygen generate`` process; its wall time, CPU time and peak memory."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "citygen", "generate", "--n", str(n), "--seed", "0",
                "--format", "graphml", "--device", device, "--out", out]
         if workers is not None:
             cmd += ["--workers", str(workers)]
+        if batch_size is not None:
+            cmd += ["--batch-size", str(batch_size)]
         drop = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's own default, as a user runs it
         env = {k: v for k, v in os.environ.items() if k not in drop}
         env["PYTHONPATH"] = str(code)
@@ -81,8 +86,10 @@ def main() -> None:
     ap.add_argument("--busy", action="store_true", help="also run beside a busy loop")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--base-threads", type=int, help="OMP_NUM_THREADS of the base code's runs")
+    ap.add_argument("--batch-size", type=int, help="--batch-size of every run (default: each code's own)")
+    ap.add_argument("--no-one-worker", action="store_true", help="skip the one-worker runs")
     args = ap.parse_args()
-    configs = [("new", ROOT, args.workers), ("new_1_worker", ROOT, 1)]
+    configs = [("new", ROOT, args.workers)] + ([] if args.no_one_worker else [("new_1_worker", ROOT, 1)])
     if args.base:
         # the same worker processes as the new code: the ratio is the code's, not the workers'
         configs.insert(1, ("old", Path(args.base).resolve(), args.workers))
@@ -95,8 +102,9 @@ def main() -> None:
                     before = load()
                     threads = args.base_threads if name == "old" else None
                     r = {"code": name, "n": n, "busy_core": busy, "workers": workers or 0,
-                         "base_threads": threads, "load_before": before,
-                         **run(code, n, workers, args.device, threads)}
+                         "base_threads": threads, "batch_size": args.batch_size,
+                         "load_before": before,
+                         **run(code, n, workers, args.device, threads, args.batch_size)}
                     r["load_after"] = load()
                     rows.append(r)
                     save(f"generate_{args.device}", {"runs": rows, "partial": True})

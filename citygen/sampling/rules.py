@@ -6,8 +6,10 @@ decisions (:mod:`.edges`) both use it without importing each other in a circle.
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,6 +27,8 @@ SITE_ANGLE, SITE_DIST, SITE_EDGE, SITE_CLASS = 4, 5, 6, 7
 SITE_SPLIT = 8  # which street a split node cuts, and where on it
 _M32 = 0xFFFFFFFF
 _GOLDEN = 0x9E3779B9
+#: Hash the streams in numpy on the CPU (the same bits; fewer microseconds per operation).
+_NUMPY_HASH = True
 
 
 def _mix_int(x: int) -> int:
@@ -76,11 +80,42 @@ def uniforms(keys: Tensor, t: int, site: tuple[int, ...], shape: tuple[int, ...]
     return uniforms_at(keys, t, site, element).reshape(len(keys), *shape)
 
 
-def uniforms_at(keys: Tensor, t: int, site: tuple[int, ...], element: Tensor) -> Tensor:
-    """The values of :func:`uniforms` at flat element indices ``element (R, k)`` only."""
+def _mix_np(x: np.ndarray) -> np.ndarray:
+    """:func:`_mix` on int64 numpy arrays (the same integer operations, so the same bits)."""
+    x = x & _M32
+    x ^= x >> 16
+    x *= 0x7FEB352D
+    x &= _M32
+    x ^= x >> 15
+    x *= 0x846CA68B
+    x &= _M32
+    x ^= x >> 16
+    return x
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _site_constant(t: int, site: tuple[int, ...]) -> int:
     c = _mix_int(t * 0x27D4EB2F + 0x165667B1)
     for v in site:
         c = _mix_int(c ^ (v * _GOLDEN + 0x61C88647))
+    return c
+
+
+def uniforms_at(keys: Tensor, t: int, site: tuple[int, ...], element: Tensor) -> Tensor:
+    """The values of :func:`uniforms` at flat element indices ``element (R, k)`` only.
+
+    On the CPU the hash runs in numpy: integer arithmetic, so the same bits as torch's, at a
+    fraction of the cost per operation (a step draws from about twenty small streams).
+    """
+    c = _site_constant(t, site)
+    if _NUMPY_HASH and keys.device.type == "cpu":
+        x = _mix_np(keys.numpy() ^ c)[:, None]  # (R, 1); int64 arrays wrap, as torch's
+        y = _mix_np(x + element.numpy() * _GOLDEN)
+        y >>= 8
+        u = y.astype(np.float32)
+        u += np.float32(0.5)
+        u *= np.float32(1.0 / (1 << 24))
+        return torch.from_numpy(u)
     x = _mix(keys ^ c)[:, None]  # (R, 1)
     y = _mix(x + element * _GOLDEN)
     return ((y >> 8).float() + 0.5) * (1.0 / (1 << 24))

@@ -60,6 +60,10 @@ def _in_any_interval(r: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return count.cumsum(-1)[:, :-1] > 0
 
 
+#: Rows of a child placement few enough to check all their angle tries in one pass.
+FEW_ROWS = 8
+
+
 def _rounds(K: int) -> tuple[tuple[int, int], ...]:
     """Angle tries checked together, ``(first, end)`` per round.
 
@@ -463,7 +467,10 @@ class SampleState:
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
         pt = torch.zeros(len(rows), 2, device=self.dev)
         ok = torch.zeros(len(rows), dtype=torch.bool, device=self.dev)
-        for lo, hi in _rounds(K):
+        # few rows: a pass costs its fixed number of operations whatever its size, so every
+        # try (and every bin centre) is checked in one pass; the first try that works is kept
+        few = len(rows) <= FEW_ROWS
+        for lo, hi in ((0, K),) if few else _rounds(K):
             todo = torch.nonzero(~ok & usable[:, lo:hi].any(-1)).squeeze(-1)
             if todo.numel() == 0 or hi <= lo:
                 continue
@@ -489,12 +496,17 @@ class SampleState:
             exact = origin + r[:, None] * torch.stack([th2.cos(), th2.sin()], -1)
             centre = origin + r_c[kd.clamp(min=0)][:, None] * direction
             drawn = (kd >= 0) & usable[todo, lo:hi].reshape(-1)
-            good_e = self._point_ok(rr, pr, exact, t) & drawn
-            # the bin centre is the fallback of a drawn bin whose exact point fails only
-            good_c = torch.zeros_like(good_e)
-            redo = torch.nonzero(drawn & ~good_e).squeeze(-1)
-            if redo.numel():
-                good_c[redo] = self._point_ok(rr[redo], pr[redo], centre[redo], t)
+            if few:  # exact points and bin centres in one test
+                both = self._point_ok(rr.repeat(2), pr.repeat(2), torch.cat([exact, centre]), t)
+                good_e = both[: R * k] & drawn
+                good_c = both[R * k :] & drawn & ~good_e
+            else:
+                good_e = self._point_ok(rr, pr, exact, t) & drawn
+                # the bin centre is the fallback of a drawn bin whose exact point fails only
+                good_c = torch.zeros_like(good_e)
+                redo = torch.nonzero(drawn & ~good_e).squeeze(-1)
+                if redo.numel():
+                    good_c[redo] = self._point_ok(rr[redo], pr[redo], centre[redo], t)
             good = (good_e | good_c).view(R, k)
             pick = good.float().argmax(-1)  # the first try that works
             at = torch.arange(R, device=self.dev) * k + pick
