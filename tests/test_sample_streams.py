@@ -87,15 +87,20 @@ def test_numpy_stream_hash_is_torchs():
 
     keys = layout_keys(7, torch.arange(300))
     element = torch.randint(0, 5000, (300, 40))
+    wide = torch.arange(12).expand(300, -1)  # an expanded (stride 0) element tensor
     for t, site in ((0, (0,)), (41, (5, 3)), (599, (5, 7, 1))):
-        got = rules.uniforms_at(keys, t, site, element)
-        x = rules._mix(keys ^ rules._site_constant(t, site))[:, None]
-        y = rules._mix(x + element * rules._GOLDEN)
-        want = ((y >> 8).float() + 0.5) * (1.0 / (1 << 24))
-        assert got.dtype == want.dtype and torch.equal(got, want)
-        wide = torch.arange(12).expand(300, -1)  # an expanded (stride 0) element tensor
-        x2 = rules._mix(x + wide * rules._GOLDEN)
-        assert torch.equal(rules.uniforms_at(keys, t, site, wide), ((x2 >> 8).float() + 0.5) / (1 << 24))
+        c = rules._site_constant(t, site)
+        for el in (element, wide):
+            got = rules.uniforms_at(keys, t, site, el)
+            want = rules._uniforms_torch(keys, c, el)
+            assert got.dtype == want.dtype == torch.float32
+            assert torch.equal(got, want)
+        # the torch path is the hash itself, not a copy of the numpy one
+        x = rules._mix_int((int(keys[5]) ^ c) & rules._M32)
+        y = rules._mix_int((x + 3 * rules._GOLDEN) & rules._M32)
+        # in float32, as torch computes it
+        want_53 = (np.float32(y >> 8) + np.float32(0.5)) * np.float32(1.0 / (1 << 24))
+        assert float(rules._uniforms_torch(keys, c, wide)[5, 3]) == float(want_53)
 
 
 def test_few_rows_single_pass_gives_the_same_layouts(model, monkeypatch):

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument(
         "--batch-size", type=integer, default=None,
-        help="tiles sampled together per process (default 512; --area: 256)",
+        help=f"tiles sampled together per process (default {GENERATE_BATCH}; "
+        f"--area: {AREA_BATCH})",
     )
     p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
     p.add_argument("--min-dist", type=finite, default=10.0, help="least node distance, m")
@@ -73,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--like-candidates",
         type=integer,
         metavar="K",
-        help="with --like: candidates per layout, the one nearest the place's tile its style came "
-        "from kept (default 4; 1: off)",
+        help="with --like: candidates per layout, the one nearest the place's tile its style "
+        "came from kept (default 4; 1: off)",
     )
     s.add_argument("--density", type=finite, metavar="N", help="junctions (3+ streets) per km2")
     s.add_argument("--grid", type=finite, metavar="X", help="orientation order, 0 (any) to 1 (grid)")
