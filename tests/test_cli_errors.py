@@ -120,6 +120,7 @@ def test_a_read_only_parent_is_refused(capsys, tmp_path, no_sampling):
         (["--n", "0"], 1, "n must be 1..100000, got 0"),
         (["--batch-size", "0"], 1, "batch size must be at least 1"),
         (["--temperature", "0"], 1, "temperature > 0"),
+        (["--structure-temperature", "0"], 1, "temperature > 0"),
     ],
 )
 def test_bad_generate_options_fail_before_sampling(

@@ -124,6 +124,24 @@ def test_bad_arguments(model):
         sample(model, 0)
     with pytest.raises(UsageError):
         SampleConfig(temperature=0)
+    with pytest.raises(UsageError):
+        SampleConfig(structure_temperature=-1.0)
+
+
+def _key(G):
+    return sorted((round(d["x"], 6), round(d["y"], 6)) for _, d in G.nodes(data=True)), sorted(
+        tuple(sorted(e)) for e in G.edges
+    )
+
+
+def test_structure_temperature_defaults_to_temperature_and_is_used(model):
+    cold = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7))
+    same = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=0.7))
+    split = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=1.5))
+    assert [_key(G) for G in cold] == [_key(G) for G in same]
+    assert [_key(G) for G in cold] != [_key(G) for G in split]
+    for G in split:
+        assert not violations(G)
 
 
 def test_identity_reindex_in_callback_changes_nothing(model):

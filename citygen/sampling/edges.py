@@ -96,7 +96,7 @@ def choose_edges(st: SampleState, t: int, h: Tensor, ty: Tensor, pos: Tensor, pa
     q = model.edge_query(h, pos)[bi]
     el_p = model.edge_scores(q, st.kedge[bi, jk], rel[bi, ki], is_par[bi, ki], st.deg[bi, jk])
     logit = torch.zeros(st.B, st.M, device=st.dev).index_put_((bi, ki), el_p[:, 0].float())
-    prob = torch.sigmoid(logit / st.T)
+    prob = torch.sigmoid(logit / st.TS)
     u = st._u(None, t, (SITE_EDGE,), (st.M,))
     draw = (u < prob) & cand
     draw &= _drawn_ok(st, t, pos, jc, draw)

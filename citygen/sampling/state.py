@@ -92,6 +92,8 @@ class SampleState:
         self.model, self.cfg, self.dev, self.B = model, config, device, B
         self.N = min(config.max_nodes, c.max_steps)
         self.M, self.T = c.window, config.temperature
+        ts = config.structure_temperature
+        self.TS = self.T if ts is None else ts  # type/END and streets
         self.md, self.clr = config.min_dist / c.tile_size, config.clearance / c.tile_size
         self.min_angle = math.radians(config.min_angle)
         self.E = 3 * self.N
@@ -237,7 +239,7 @@ class SampleState:
             mask[:, :END] = False
             mask[:, END + 1 :] = False
         u = self._u(None, t, (SITE_TYPE,), (mask.shape[-1],))
-        ty = categorical(self.model.head_type(h), mask, u, self.T)
+        ty = categorical(self.model.head_type(h), mask, u, self.TS)
         ty = torch.where(self._forced(t), self.f_type[:, min(t, self.f_type.shape[1] - 1)], ty)
         return torch.where(self.done, END, ty)
 
