@@ -241,3 +241,21 @@ def test_an_area_is_one_run_folder_checked_before_sampling(capsys, tmp_path: Pat
     assert sorted(manifest["files"]) == ["area.geojson"]  # the old run's PNG is gone
     assert manifest["seed"] == 1 and manifest["area_m"] == [1000.0, 1000.0]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_area_samples_with_the_temperatures_asked_for(capsys, tmp_path: Path, monkeypatch):
+    """--temperature and --structure-temperature reach the area's sampler (one config for both)."""
+    import citygen.area
+
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen["config"] = kwargs["config"]
+        raise UsageError("stop after the config")
+
+    monkeypatch.setattr(citygen.area, "generate_area", capture)
+    code, _, err = _run(capsys, "--area", "1000x1000", "--temperature", "0.85",
+                        "--structure-temperature", "1", "--out", str(tmp_path / "a"))  # fmt: skip
+    assert code == 1 and "stop after the config" in err
+    cfg = seen["config"]
+    assert (cfg.temperature, cfg.structure_temperature) == (0.85, 1.0)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from citygen.sampling.loop import SampleConfig
 
 #: Largest ``--seed``: seeds are 0 .. 2**63 - 1 (a signed 64-bit integer).
 MAX_SEED = 2**63 - 1
@@ -61,4 +65,17 @@ def add_run_folder(p: argparse.ArgumentParser) -> None:
         "--overwrite",
         action="store_true",
         help="replace the earlier run in OUT_DIR (only the files its citygen-run.json lists)",
+    )
+
+
+def sample_config(args: argparse.Namespace) -> SampleConfig:
+    """Build the :class:`SampleConfig` of ``generate``'s options (single layouts and ``--area``)."""
+    from citygen.sampling.loop import SampleConfig
+
+    return SampleConfig(
+        min_dist=args.min_dist,
+        temperature=args.temperature,
+        structure_temperature=args.structure_temperature,
+        snap=args.snap,
+        bend_tolerance=args.bend_tolerance,
     )

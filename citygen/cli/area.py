@@ -41,10 +41,10 @@ def run_area(args: argparse.Namespace) -> int:
     from citygen.area.export import write_area
     from citygen.area.size import parse_area
     from citygen.area.tiling import check_size
+    from citygen.cli._args import sample_config
     from citygen.device import resolve_device
     from citygen.generation import _weights_sha256, styled
     from citygen.model.checkpoint import load_model
-    from citygen.sampling.loop import SampleConfig
     from export.geo import DEFAULT_CENTER, Placement, parse_center
     from export.run import check_run_folder, write_run
     from export.write import parse_formats
@@ -61,8 +61,7 @@ def run_area(args: argparse.Namespace) -> int:
     Placement.at_center(center or DEFAULT_CENTER, max(width, height))  # fails before the work
     check_run_folder(args.out, args.overwrite)
     objective = area_objective(args)
-    cfg = SampleConfig(min_dist=args.min_dist, temperature=args.temperature, snap=args.snap,
-                       bend_tolerance=args.bend_tolerance)  # fmt: skip
+    cfg = sample_config(args)
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)
     check_size(width, height, float(model.config.tile_size))

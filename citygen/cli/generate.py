@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import add_run_folder, finite, integer, seed
+from citygen.cli._args import add_run_folder, finite, integer, sample_config, seed
 
 #: Default --batch-size of plain generation (tiles per process at once, about 1.4 GB peak with
 #: two workers at --n 1024) and of --area runs (which keep 256).
@@ -128,15 +128,10 @@ def run(args: argparse.Namespace) -> int:
 
         return run_area(args)
     from citygen.generation import generate
-    from citygen.sampling.loop import SampleConfig
     from export.geo import parse_center
 
     center = parse_center(args.center) if args.center is not None else None
-    cfg = SampleConfig(
-        min_dist=args.min_dist, temperature=args.temperature,
-        structure_temperature=args.structure_temperature, snap=args.snap,
-        bend_tolerance=args.bend_tolerance,
-    )
+    cfg = sample_config(args)
     result = generate(
         args.out,
         model=args.model,

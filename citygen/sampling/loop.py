@@ -113,8 +113,12 @@ class SampleConfig:
             msg = f"bend tolerance must be a finite number of metres >= 0, got {self.bend_tolerance}"
             raise UsageError(msg)
         ts = self.structure_temperature
-        if self.max_nodes < 2 or self.temperature <= 0 or self.max_tries < 1 or (ts is not None and ts <= 0):
-            msg = "max_nodes must be >= 2, temperature > 0 and max_tries >= 1"
+        bad_ts = ts is not None and ts <= 0
+        if self.max_nodes < 2 or self.temperature <= 0 or self.max_tries < 1 or bad_ts:
+            msg = (
+                "max_nodes must be >= 2, temperature > 0, structure temperature > 0 "
+                "and max_tries >= 1"
+            )
             raise UsageError(msg)
 
 
