@@ -30,6 +30,7 @@ from data_prep.shards import Dataset, load_dataset, sha256_file
 from training import distributed, run_dir
 from training.checkpoint import resume_checkpoint, save_checkpoint
 from training.data import StreamConfig, TrainingStream
+from training.noise import context_noise
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_LR = 1e30
 #: Largest seed, as ``citygen generate`` takes (a signed 64-bit integer).
 MAX_SEED = 2**63 - 1
+#: Largest context noise in metres: beyond it the backbone reads another street, not a wiggle.
+MAX_NOISE_M = 50.0
 TRIM_EVERY = 8  # steps between returning freed heap memory to the system (see citygen._memory)
 REALISM_EVERY = 5  # epochs between quick realism checks (sampling is slow on CPU); also the last
 
@@ -68,6 +71,9 @@ class TrainConfig:
     init_from
         Start from the weights of this model directory (``"default"``: the shipped model)
         instead of random ones (:mod:`training.warm`); None: random.
+    context_noise_m
+        Standard deviation in metres of the displacement of every earlier node that the
+        backbone reads (:mod:`training.noise`); targets stay exact. 0: off.
     """
 
     epochs: int = 30
@@ -84,6 +90,7 @@ class TrainConfig:
     realism_samples: int = 8
     threads: int = 1
     init_from: str | None = None
+    context_noise_m: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -103,6 +110,9 @@ class TrainConfig:
             raise UsageError(msg)
         if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
             msg = f"gradient clip must be positive and finite, got {self.grad_clip}"
+            raise UsageError(msg)
+        if not (math.isfinite(self.context_noise_m) and 0 <= self.context_noise_m <= MAX_NOISE_M):
+            msg = f"context noise must be within 0..{MAX_NOISE_M:g} m, got {self.context_noise_m}"
             raise UsageError(msg)
         if self.threads < 1:
             msg = f"threads must be at least 1, got {self.threads}"
@@ -312,6 +322,9 @@ def _train(
             if bi % dist.world_size != dist.rank:
                 continue
             batch = {k: v.to(device) for k, v in collate(batches[bi]).items()}
+            if config.context_noise_m > 0:  # one generator per step: a resume draws the same
+                gen = torch.Generator().manual_seed((config.seed * 1_000_003 + state["step"]) % 2**63)
+                batch = context_noise(batch, config.context_noise_m / data.tile_size, gen)
             for g in opt.param_groups:
                 g["lr"] = lr_at(state["step"], (epoch + (bi - dist.rank) / max(usable, 1)) / config.epochs, config)  # same on every rank
             amp_ctx = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else nullcontext()

@@ -65,6 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MODEL_DIR",
         help="start from this model's weights ('default': the shipped model) instead of random ones",
     )
+    p.add_argument(
+        "--context-noise",
+        type=number,
+        default=0.0,
+        metavar="METRES",
+        help="displace the earlier nodes the backbone reads by this many metres (standard "
+        "deviation per axis) while the targets stay exact, against exposure bias (0: off)",
+    )
     p.add_argument("--realism-samples", type=integer, default=8, help="tiles sampled per epoch")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         realism_samples=args.realism_samples,
         threads=args.threads,
         init_from=args.init_from,
+        context_noise_m=args.context_noise,
     )
     # "citygen train ..." or "python -m citygen train ...": record the arguments as a citygen command
     command = "citygen " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
@@ -136,5 +145,5 @@ _OPTIONS = (
     ("--checkpoint-every", "checkpoint_every"), ("--threads", "threads"),
     ("--d-model", "d_model"), ("--layers", "layers"), ("--heads", "heads"),
     ("--backbone", "backbone"), ("--position", "position"), ("--window", "window"),
-    ("--realism-samples", "realism_samples"),
+    ("--context-noise", "context_noise"), ("--realism-samples", "realism_samples"),
 )  # fmt: skip

@@ -159,6 +159,7 @@ def tile_arrays(e: Encoded, window: int, style: np.ndarray | None = None) -> dic
         "node_type": types[:n],
         "rel": e.rel.astype(np.float32),
         "edge_i": e.edges[:, 0],
+        "edge_j": e.edges[:, 1],
         "edge_c": e.classes,
         "edge_rel": rel_msg.astype(np.float32),
         "types": types,
@@ -207,7 +208,7 @@ def _style_features(style: np.ndarray) -> np.ndarray:
 
 
 _NODE_KEYS = ("pos", "node_type", "rel")
-_EDGE_KEYS = ("edge_i", "edge_c", "edge_rel")
+_EDGE_KEYS = ("edge_i", "edge_j", "edge_c", "edge_rel")
 _SPLIT_KEYS = ("sp_u", "sp_v")  # (steps, split candidates): padded on both axes
 
 

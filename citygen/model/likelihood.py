@@ -56,12 +56,14 @@ def _pick(logp: Tensor, target: Tensor) -> Tensor:
 
 def backbone_states(model: LayoutModel, batch: dict[str, Tensor]) -> Tensor:
     """Teacher-forced backbone outputs ``(B, N + 1, d)``: ``h[:, t]`` predicts step ``t``."""
-    msg = model.edge_messages(batch["edge_rel"], batch["edge_c"])  # (B, E, d)
+    # tok_*: context noise of training (training/noise.py) displaces what the backbone reads
+    msg = model.edge_messages(batch.get("tok_edge_rel", batch["edge_rel"]), batch["edge_c"])  # (B, E, d)
     msg = msg * batch["edge_mask"].unsqueeze(-1)
     B, N = batch["pos"].shape[:2]
     summed = torch.zeros(B, N, msg.shape[-1], device=msg.device, dtype=msg.dtype)
     summed.scatter_add_(1, batch["edge_i"].clamp(min=0).unsqueeze(-1).expand_as(msg), msg)
-    tokens = model.node_tokens(batch["pos"], batch["node_type"], batch["rel"], summed)
+    pos, rel = batch.get("tok_pos", batch["pos"]), batch.get("tok_rel", batch["rel"])
+    tokens = model.node_tokens(pos, batch["node_type"], rel, summed)
     x = torch.cat([model.start_token(B, batch.get("style")).unsqueeze(1), tokens], dim=1)
     return model.backbone(x)
 
