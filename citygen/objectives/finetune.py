@@ -116,6 +116,8 @@ def policy_step(
 ) -> dict[str, float]:
     """One REINFORCE step on a fresh batch; returns the step's record (reward, KL, ...)."""
     device = next(policy.parameters()).device
+    if sample_config is None:  # REINFORCE scores the policy's own draws: sample it as learned
+        sample_config = SampleConfig(temperature=1.0, structure_temperature=1.0)
     layouts = sample(
         policy, cfg.batch_size, seed=seed, batch_size=cfg.batch_size, config=sample_config
     )
@@ -208,7 +210,8 @@ def finetune(
     config
         Optimisation settings.
     sample_config
-        Sampling constraints of the policy's samples.
+        Sampling constraints of the policy's samples (None: the defaults with both
+        temperatures at 1, so that the policy is sampled as it is scored).
     progress
         Show a progress bar (objective and KL).
     command
