@@ -137,9 +137,10 @@ def _key(G):
 
 def test_structure_temperature_none_follows_temperature_and_is_used(model):
     assert (SampleConfig().temperature, SampleConfig().structure_temperature) == (0.85, 1.0)
-    cold = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=None))
-    same = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=0.7))
-    split = sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=1.5))
+    def at(ts: float | None) -> list:
+        return sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=ts))
+
+    cold, same, split = at(None), at(0.7), at(1.5)
     assert [_key(G) for G in cold] == [_key(G) for G in same]
     assert [_key(G) for G in cold] != [_key(G) for G in split]
     for G in split:
