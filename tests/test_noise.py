@@ -73,70 +73,25 @@ def test_only_the_backbone_reads_the_displaced_context(data):
     assert context_noise(batch, 0.0, torch.Generator()) is batch
 
 
-def test_train_with_context_noise_records_it_and_resumes_with_it(data, tmp_path):
+def test_train_with_context_noise_records_it(data, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    tiny = [
-        "--d-model",
-        "16",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
-        "--window",
-        "48",
-        "--batch-size",
-        "4",
-        "--windows",
-        "4",
-        "--realism-samples",
-        "0",
-        "--no-progress",
-        "--epochs",
-        "1",
-    ]
+    tiny = ["--d-model", "16", "--layers", "1", "--heads", "2", "--window", "48",
+            "--batch-size", "4", "--windows", "4", "--realism-samples", "0", "--no-progress",
+            "--epochs", "1"]  # fmt: skip
+
+    def train(out, noise: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "citygen", "train", "--data", str(data), "--out", str(out),
+               "--context-noise", noise, *tiny]  # fmt: skip
+        return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
     outs = []
     for noise in ("0", "5"):
-        out = tmp_path / f"n{noise}"
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "citygen",
-                "train",
-                "--data",
-                str(data),
-                "--out",
-                str(out),
-                "--context-noise",
-                noise,
-                *tiny,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        r = train(tmp_path / f"n{noise}", noise)
         assert r.returncode == 0, r.stderr
-        outs.append(json.loads((out / "config.json").read_text()))
+        outs.append(json.loads((tmp_path / f"n{noise}" / "config.json").read_text()))
     assert outs[1]["train"]["context_noise_m"] == 5.0
     assert outs[0]["final_val_nll"] != outs[1]["final_val_nll"]  # the noise reached the loss
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "citygen",
-            "train",
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "bad"),
-            "--context-noise",
-            "-1",
-            *tiny,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    bad = train(tmp_path / "bad", "-1")
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1].startswith("error: context noise must be within")
     assert not (tmp_path / "bad").exists()
