@@ -356,3 +356,33 @@ def test_cli_writes_one_run_folder_and_refuses_an_earlier_run_first(tmp_path, re
     manifest = verify_run(out)
     assert manifest["seed"] == 5 and manifest["n"] == 1
     assert not (out / "candidate_1").exists()
+
+
+def test_cli_samples_with_the_temperatures_asked_for(tmp_path, region, capsys, monkeypatch):
+    """--temperature and --structure-temperature reach the infill sampler; 0 is refused first."""
+    import citygen.infill
+    from citygen.errors import UsageError
+
+    seen = {}
+
+    def capture(*args, **kwargs):
+        seen["config"] = kwargs["config"]
+        raise UsageError("stop after the config")
+
+    monkeypatch.setattr(citygen.infill, "infill", capture)
+    site = write_site(tmp_path / "site.geojson", l_shape(region, 300.0), region.crs)
+    base = ["infill", "--site", str(site), "--bundled", "test"]
+    code = main([*base, "--temperature", "0.6", "--structure-temperature", "0.9",
+                 "--out", str(tmp_path / "a")])  # fmt: skip
+    assert code == 1
+    assert "stop after the config" in capsys.readouterr().err
+    cfg = seen.pop("config")
+    assert (cfg.temperature, cfg.structure_temperature) == (0.6, 0.9)
+    assert main([*base, "--out", str(tmp_path / "b")]) == 1
+    cfg = seen.pop("config")
+    assert (cfg.temperature, cfg.structure_temperature) == (0.85, 1.0)  # generate's defaults
+    capsys.readouterr()
+    assert main([*base, "--temperature", "0", "--out", str(tmp_path / "c")]) == 1
+    assert capsys.readouterr().err.startswith("error: max_nodes must be >= 2, temperature > 0")
+    assert "config" not in seen
+    assert not (tmp_path / "c").exists()

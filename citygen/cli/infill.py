@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import add_run_folder, integer, seed
+from citygen.cli._args import add_run_folder, finite, integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="all", help="geojson,graphml,osm (PNGs always)")
     p.add_argument("--model", metavar="RUN_DIR", help="model directory (default: shipped)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument(
+        "--temperature", type=finite, default=0.85,
+        help="sampling temperature of positions, pointers and road classes (as generate's)",
+    )
+    p.add_argument(
+        "--structure-temperature", type=finite, default=1.0,
+        help="temperature of the END and street decisions (as generate's)",
+    )
     add_run_folder(p)
     p.set_defaults(
         run=run,
@@ -71,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     (source,) = make_sources(
         bundled=args.bundled, osm=args.context, place=args.place, bbox=args.bbox
     )[:1]
+    from citygen.sampling.loop import SampleConfig
+
+    temps = {"temperature": args.temperature, "structure_temperature": args.structure_temperature}
+    cfg = SampleConfig(**temps)  # refused (temperature <= 0) before any work
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)  # a bad model fails before the context is cleaned
     region = clean(source.load())
@@ -84,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep_existing=args.keep_existing,
         objective=objective,
+        config=cfg,
     )
     meta = {"model": args.model or "default", "context": source.value}
     info = {
@@ -92,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "n": args.n,
         "keep_existing": args.keep_existing,
+        **temps,
         "objective": args.objective,
         "weights": args.weights,
         "formats": args.format,
