@@ -31,8 +31,9 @@ def citygen(*args, **kw):
     return subprocess.run([sys.executable, "-m", "citygen", *args], env=ENV, capture_output=True, text=True, **kw)
 
 
-def test_resume_after_kill_is_bit_identical(data, tmp_path):
-    args = ["train", "--data", str(data), "--epochs", "6", "--checkpoint-every", "3", *TINY]
+@pytest.mark.parametrize("extra", [[], ["--context-noise", "5"]], ids=["exact", "context-noise"])
+def test_resume_after_kill_is_bit_identical(data, tmp_path, extra):
+    args = ["train", "--data", str(data), "--epochs", "6", "--checkpoint-every", "3", *TINY, *extra]
     full = citygen(*args, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr
     run = tmp_path / "killed"
