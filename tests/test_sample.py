@@ -137,6 +137,7 @@ def _key(G):
 
 def test_structure_temperature_none_follows_temperature_and_is_used(model):
     assert (SampleConfig().temperature, SampleConfig().structure_temperature) == (0.85, 1.0)
+
     def at(ts: float | None) -> list:
         return sample(model, 4, seed=2, config=SampleConfig(temperature=0.7, structure_temperature=ts))
 

@@ -68,6 +68,20 @@ def add_run_folder(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_temperatures(p: argparse.ArgumentParser) -> None:
+    """Add ``--temperature`` and ``--structure-temperature`` (``SampleConfig``'s defaults)."""
+    p.add_argument(
+        "--temperature", type=finite, default=0.85,
+        help="sampling temperature of positions, pointers and road classes (default 0.85: "
+        "straighter streets, measured closest to unseen cities; 1: as learned)",
+    )
+    p.add_argument(
+        "--structure-temperature", type=finite, default=1.0,
+        help="temperature of the END and street decisions (default 1: as learned; cooler "
+        "draws fewer streets and more fragments)",
+    )  # fmt: skip
+
+
 def sample_config(args: argparse.Namespace) -> SampleConfig:
     """Build the :class:`SampleConfig` of ``generate``'s options (single layouts and ``--area``)."""
     from citygen.sampling.loop import SampleConfig

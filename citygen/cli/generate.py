@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import add_run_folder, finite, integer, sample_config, seed
+from citygen.cli._args import add_run_folder, add_temperatures, finite, integer, sample_config, seed
 
 #: Default --batch-size of plain generation (tiles per process at once, about 1.4 GB peak with
 #: two workers at --n 1024) and of --area runs (which keep 256).
@@ -49,16 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--workers", type=integer, default=1, help="sampling processes (same layouts)")
     p.add_argument("--min-dist", type=finite, default=10.0, help="least node distance, m")
-    p.add_argument(
-        "--temperature", type=finite, default=0.85,
-        help="sampling temperature of positions, pointers and road classes (default 0.85: "
-        "straighter streets, measured closest to unseen cities; 1: as learned)",
-    )
-    p.add_argument(
-        "--structure-temperature", type=finite, default=1.0,
-        help="temperature of the END and street decisions (default 1: as learned; cooler "
-        "draws fewer streets and more fragments)",
-    )
+    add_temperatures(p)
     p.add_argument(
         "--snap",
         type=finite,

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from citygen.cli._args import add_run_folder, finite, integer, seed
+from citygen.cli._args import add_run_folder, add_temperatures, integer, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,14 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="all", help="geojson,graphml,osm (PNGs always)")
     p.add_argument("--model", metavar="RUN_DIR", help="model directory (default: shipped)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument(
-        "--temperature", type=finite, default=0.85,
-        help="sampling temperature of positions, pointers and road classes (as generate's)",
-    )
-    p.add_argument(
-        "--structure-temperature", type=finite, default=1.0,
-        help="temperature of the END and street decisions (as generate's)",
-    )
+    add_temperatures(p)
     add_run_folder(p)
     p.set_defaults(
         run=run,
