@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on streets already drawn, docs/model.md)",
     )
     p.add_argument(
+        "--grid-prior",
+        action="store_true",
+        help="with --style: the angle of a new street gets a term for how it lines up with the "
+        "tile's dominant bearing (docs/model.md)",
+    )
+    p.add_argument(
         "--init-from",
         metavar="MODEL_DIR",
         help="start from this model's weights ('default': the shipped model) instead of random ones",
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         style_dim=STYLE_DIM if args.style else 0,
         split=args.split,
+        grid_prior=args.grid_prior,
     )
     cfg = TrainConfig(
         epochs=args.epochs,
@@ -132,7 +139,7 @@ def resume_command(args: argparse.Namespace) -> str:
         words += ["--init-from", args.init_from]
     switches = (
         ("--no-amp", args.no_amp), ("--style", args.style), ("--split", args.split),
-        ("--no-progress", args.no_progress),
+        ("--grid-prior", args.grid_prior), ("--no-progress", args.no_progress),
     )  # fmt: skip
     words += [flag for flag, on in switches if on]
     return shlex.join([*words, "--resume"])

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from citygen.model.batch import collate, tile_arrays
 from citygen.model.encode import BORDER, CHILD, ROOT, SPLIT, encode
+from citygen.model.grid import grid_phase
 from data_prep.order import Sequence, to_sequence
 
 if TYPE_CHECKING:  # the network calls batch_nll in forward: no import circle at run time
@@ -116,6 +117,9 @@ def step_nll(model: LayoutModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         h[is_c], key_p, batch["pos_parent"][is_c], batch["ref_parent"][is_c], batch["sectors"][is_c]
     )
     sub = {k: batch[k][is_c] for k in ("angle_bin", "dist_bin", "log_r", "xy_bin")}
+    if model.config.grid_prior:
+        style = batch["style"].unsqueeze(1).expand(-1, types.shape[1], -1)[is_c]
+        sub["grid"] = grid_phase(batch["ref_parent"][is_c], style)
     out["position"] = _scatter(is_c, _position_nll(model, ctx, sub))
     if split:
         out["split"] = _split_nll(model, h, nodes, batch)
@@ -201,7 +205,7 @@ def gap_nll(model: LayoutModel, h: Tensor, gap: Tensor, gap_bin: Tensor, remaini
 def _position_nll(model: LayoutModel, ctx: Tensor, batch: dict[str, Tensor]) -> Tensor:
     bn = model.config.binning
     if model.config.position == "relative":
-        alog = F.log_softmax(model.angle_logits(ctx), -1)
+        alog = F.log_softmax(model.angle_logits(ctx, batch.get("grid")), -1)
         ab = batch["angle_bin"]
         dlog = F.log_softmax(model.dist_logits(ctx, ab), -1)
         return (

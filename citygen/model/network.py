@@ -61,6 +61,11 @@ class ModelConfig:
     split
         Whether the chain has split steps: a node placed on an earlier street, cutting it
         (:mod:`citygen.model.split`).
+    grid_prior
+        Whether the angle of a child gets a grid term: per angle bin, the alignment of the new
+        street's absolute direction with the tile's dominant bearing (the style's
+        ``grid_cos``/``grid_sin``), weighted by two coefficients the network computes from
+        the step's context. Needs a style model.
     """
 
     d_model: int = 128
@@ -77,6 +82,7 @@ class ModelConfig:
     binning: Binning = field(default_factory=Binning)
     style_dim: int = 0
     split: bool = False
+    grid_prior: bool = False
 
     @property
     def split_window(self) -> int | None:
@@ -124,6 +130,9 @@ class ModelConfig:
             raise UsageError(msg)
         if not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
             msg = f"model dropout must be in [0, 1), got {self.dropout!r}"
+            raise UsageError(msg)
+        if self.grid_prior and (not self.style_dim or self.position != "relative"):
+            msg = "model setting grid_prior needs a style model (style_dim > 0), relative positions"
             raise UsageError(msg)
 
     def to_dict(self) -> dict:
@@ -279,6 +288,10 @@ class LayoutModel(nn.Module):
             self.head_angle = _mlp(d, d, b.angle_bins)
             self.angle_emb = nn.Embedding(b.angle_bins, d)
             self.head_dist = _mlp(d, d, b.dist_bins)
+            if c.grid_prior:  # starts at zero: a warm-started model draws as before
+                self.grid_coef = nn.Linear(d, 2)
+                nn.init.zeros_(self.grid_coef.weight)
+                nn.init.zeros_(self.grid_coef.bias)
         else:
             self.head_x = _mlp(d, d, b.xy_bins)
             self.x_emb = nn.Embedding(b.xy_bins, d)
@@ -393,9 +406,25 @@ class LayoutModel(nn.Module):
         feats = torch.cat([key_p, self.fourier_abs(pos_p), ang, sectors], dim=-1)
         return h + self.ctx_parent(feats)
 
-    def angle_logits(self, ctx: Tensor) -> Tensor:
-        """Relative-angle bin logits ``(..., A)``."""
-        return self.head_angle(ctx)
+    def angle_logits(self, ctx: Tensor, grid: Tensor | None = None) -> Tensor:
+        """Relative-angle bin logits ``(..., A)``.
+
+        ``grid (..., 2)``: for a ``grid_prior`` model, :func:`grid_phase` of the parent's
+        reference direction and the tile's style (required then, ignored otherwise).
+        """
+        logits = self.head_angle(ctx)
+        if not self.config.grid_prior:
+            return logits
+        if grid is None:
+            msg = "this model has a grid prior: give angle_logits the grid phase of each row"
+            raise ValueError(msg)
+        b = self.config.binning
+        a = torch.arange(b.angle_bins, device=ctx.device, dtype=grid.dtype)
+        c4 = 4.0 * (a + 0.5) * b.dtheta
+        re = grid[..., :1] * c4.cos() - grid[..., 1:] * c4.sin()  # z e^{4i(ref + a)}
+        im = grid[..., :1] * c4.sin() + grid[..., 1:] * c4.cos()
+        coef = self.grid_coef(ctx).to(logits.dtype)
+        return logits + coef[..., :1] * re.to(logits.dtype) + coef[..., 1:] * im.to(logits.dtype)
 
     def dist_logits(self, ctx: Tensor, angle_bin: Tensor) -> Tensor:
         """Log-distance bin logits given the angle bin, ``(..., D)``."""

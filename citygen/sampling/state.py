@@ -17,6 +17,7 @@ from torch import Tensor
 from citygen import geometry as geo
 from citygen.layout import ROAD_CLASSES, add_street, new_layout
 from citygen.model.encode import BORDER, CHILD, END, ROOT, SPLIT, encode
+from citygen.model.grid import grid_phase
 from citygen.model.network import N_SECTORS, LayoutModel
 from citygen.model.split import max_offset
 from citygen.sampling.edges import choose_edges
@@ -463,7 +464,8 @@ class SampleState:
         centres = ref[:, None] + (torch.arange(A, device=self.dev)[None] + 0.5) * bn.dtheta
         conflict = (angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
         u_a = self._u(rows, t, (SITE_ANGLE, i), (A,))
-        g = self.model.angle_logits(ctx).float() / self.T - torch.log(-torch.log(u_a))
+        grid = grid_phase(ref, self.style[rows]) if self.model.config.grid_prior else None
+        g = self.model.angle_logits(ctx, grid).float() / self.T - torch.log(-torch.log(u_a))
         order = g.masked_fill(conflict.any(-1), -math.inf).topk(K, -1)
         tries, usable = order.indices, order.values > -math.inf  # (R, K): the angles in order
         r_c = torch.exp(bn.log_r_min + (torch.arange(D, device=self.dev) + 0.5) * bn.dlogr)
