@@ -71,8 +71,8 @@ def add_run_folder(p: argparse.ArgumentParser) -> None:
 def add_temperatures(p: argparse.ArgumentParser) -> None:
     """Add ``--temperature`` and ``--structure-temperature`` (``SampleConfig``'s defaults)."""
     p.add_argument(
-        "--temperature", type=finite, default=0.85,
-        help="sampling temperature of positions, pointers and road classes (default 0.85: "
+        "--temperature", type=finite, default=0.6,
+        help="sampling temperature of positions, pointers and road classes (default 0.6: "
         "straighter streets, measured closest to unseen cities; 1: as learned)",
     )
     p.add_argument(
