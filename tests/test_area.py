@@ -197,6 +197,21 @@ def test_carry_class_follows_the_street_to_its_first_junction():
     assert G.edges[3, 4]["highway"] == G.edges[3, 5]["highway"] == "residential"
 
 
+def test_carry_class_splits_a_street_between_two_crossings():
+    """One street from crossing 0 to crossing 4: each crossing's half takes its own class."""
+    from citygen.area.seam_rules import carry_class
+
+    G = nx.Graph()
+    for n in range(5):
+        G.add_node(n, x=10.0 * n, y=0.0, border=n in (0, 4))
+    for u in range(4):
+        add_street(G, u, u + 1, "other")
+    assert carry_class(G, 0, "tertiary", fixed=(0, 4)) == 2
+    assert carry_class(G, 4, "other", fixed=(0, 4)) == 0
+    assert [G.edges[u, u + 1]["highway"] for u in range(4)] == ["tertiary"] * 2 + ["other"] * 2
+    assert carry_class(G, 4, "primary") == 4  # without fixed nodes the whole street, as before
+
+
 def test_a_street_too_close_to_a_node_is_removed_last() -> None:
     from citygen.area.repair import drop_clearance_breaks
 

@@ -380,7 +380,7 @@ def test_cli_samples_with_the_temperatures_asked_for(tmp_path, region, capsys, m
     assert (cfg.temperature, cfg.structure_temperature) == (0.6, 0.9)
     assert main([*base, "--out", str(tmp_path / "b")]) == 1
     cfg = seen.pop("config")
-    assert (cfg.temperature, cfg.structure_temperature) == (0.85, 1.0)  # generate's defaults
+    assert (cfg.temperature, cfg.structure_temperature) == (0.6, 1.0)  # generate's defaults
     capsys.readouterr()
     assert main([*base, "--temperature", "0", "--out", str(tmp_path / "c")]) == 1
     assert capsys.readouterr().err.startswith("error: max_nodes must be >= 2, temperature > 0")

@@ -21,6 +21,7 @@ is then dropped on both sides (the neighbour's street ends short of the seam ins
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -225,13 +226,16 @@ def drop_dangling_seams(A: nx.Graph) -> int:
     return removed
 
 
-def carry_class(G: nx.Graph, start: int, highway: str) -> int:
+def carry_class(G: nx.Graph, start: int, highway: str, fixed: Collection[int] = ()) -> int:
     """Give the street from fixed node ``start`` the class of the street it continues.
 
     A fixed node's prefix holds its position only, so the tile draws the class of the street it
     continues afresh (in 5 x 5 km areas, seeds 0 and 1, only 10 of 59 and 19 of 95 crossings
     kept their class across the seam). The class is carried along the new street up to its
-    first junction or end (the chain of degree-2 nodes), in place.
+    first junction or end (the chain of degree-2 nodes), in place. Where that chain ends at
+    another of the tile's ``fixed`` nodes (one street from one crossing to another), only the
+    half next to ``start`` is relabelled, so each crossing keeps the class of its own street
+    (carrying the whole chain gave the second crossing's class to the first one's seam).
 
     Returns
     -------
@@ -240,12 +244,18 @@ def carry_class(G: nx.Graph, start: int, highway: str) -> int:
     """
     if G.degree(start) != 1:
         return 0
-    changed, prev, node = 0, start, next(iter(G.neighbors(start)))
+    chain, prev, node = [], start, next(iter(G.neighbors(start)))
     while True:
-        if G.edges[prev, node]["highway"] != highway:
-            G.edges[prev, node]["highway"] = highway
-            changed += 1
+        chain.append((prev, node))
         nxt = [m for m in G.neighbors(node) if m != prev]
         if G.degree(node) != 2 or G.nodes[node].get("border") or len(nxt) != 1:
-            return changed
+            break
         prev, node = node, nxt[0]
+    if node != start and node in fixed:
+        chain = chain[: (len(chain) + 1) // 2]
+    changed = 0
+    for u, v in chain:
+        if G.edges[u, v]["highway"] != highway:
+            G.edges[u, v]["highway"] = highway
+            changed += 1
+    return changed

@@ -349,7 +349,7 @@ def generate_area(
             for j, aid in enumerate(ids):
                 if j in G and area.A.degree(aid) == 1:
                     theirs = next(iter(area.A.edges(aid, data="highway")))[2]
-                    area.stats.classes_carried += carry_class(G, j, theirs)
+                    area.stats.classes_carried += carry_class(G, j, theirs, range(len(ids)))
             area.join(G, slot, ids, xys[k])
     area.stats.dropped_crossings += drop_dangling_seams(area.A)
     A = crop(area.A, width_m, height_m, cfg.min_dist)
