@@ -11,10 +11,11 @@ import torch
 from citygen.errors import UsageError
 from citygen.layout import add_street, new_layout
 from citygen.model.grid import grid_phase
-from citygen.model.likelihood import _position_nll, log_likelihood
+from citygen.model.likelihood import log_likelihood
 from citygen.model.network import LayoutModel, ModelConfig
 from citygen.sampling.loop import SampleConfig, sample
 from citygen.style import STYLE_DIM, features, style_of
+from tests.test_likelihood import position_integral
 from tests.test_style import grid_tile
 
 
@@ -75,27 +76,8 @@ def test_child_position_density_still_integrates_to_one() -> None:
     model = _model(strength=3.0)
     with torch.no_grad():
         model.grid_coef.weight.normal_()
-    b = model.config.binning
-    q = 3
-    th = (torch.arange(b.angle_bins * q) + 0.5) * b.dtheta / q
-    lr = b.log_r_min + (torch.arange(b.dist_bins * q) + 0.5) * b.dlogr / q
-    TH, LR = torch.meshgrid(th, lr, indexing="ij")
-    TH, LR = TH.reshape(-1), LR.reshape(-1)
-    batch = {
-        "angle_bin": torch.as_tensor(b.angle_bin(TH.numpy())),
-        "dist_bin": torch.as_tensor(b.dist_bin(np.exp(LR.numpy()))),
-        "log_r": LR,
-        "grid": torch.tensor([[0.3, -0.5]]).expand(len(TH), -1),
-    }
-    ctx = torch.randn(1, 32).expand(len(TH), -1)
-    with torch.no_grad():
-        nll = _position_nll(model, ctx, batch)
-    integral = (
-        (torch.exp(-nll.double()) * torch.exp(2 * LR.double())).sum()
-        * (b.dtheta / q)
-        * (b.dlogr / q)
-    )
-    assert float(integral) == pytest.approx(1.0, abs=1e-4)
+    grid = {"grid": torch.tensor([[0.3, -0.5]])}
+    assert position_integral(model, torch.randn(1, 32), grid) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_the_training_pass_rewards_streets_on_the_styles_grid() -> None:

@@ -33,13 +33,14 @@ def _model(**kw) -> LayoutModel:
     return LayoutModel(ModelConfig(d_model=32, n_layers=2, n_heads=2, d_pair=16, **kw)).eval()
 
 
-def test_child_position_density_integrates_to_one():
-    model = _model()
+def position_integral(model, ctx, extra: dict | None = None, q: int = 3) -> float:
+    """Integral over the plane of a child's position density, by quadrature.
+
+    ``q`` points per bin in angle and log-distance (the density is piecewise constant in
+    (angle, log r) times 1/r^2, and dx dy = r^2 d(angle) d(log r)); ``extra``: more batch
+    entries, each broadcast to every point (a grid phase).
+    """
     b = model.config.binning
-    ctx = torch.randn(1, model.config.d_model)
-    # quadrature 3 points per bin in angle and log-distance (density is piecewise constant
-    # in (angle, log r) times 1/r^2, and dx dy = r^2 d(angle) d(log r))
-    q = 3
     th = (torch.arange(b.angle_bins * q) + 0.5) * b.dtheta / q
     lr = b.log_r_min + (torch.arange(b.dist_bins * q) + 0.5) * b.dlogr / q
     TH, LR = torch.meshgrid(th, lr, indexing="ij")
@@ -49,10 +50,17 @@ def test_child_position_density_integrates_to_one():
         "dist_bin": torch.as_tensor(b.dist_bin(np.exp(LR.numpy()))),
         "log_r": LR,
     }
+    batch.update({k: v.expand(len(TH), -1) for k, v in (extra or {}).items()})
     with torch.no_grad():
         nll = _position_nll(model, ctx.expand(len(TH), -1), batch)
-    integral = (torch.exp(-nll.double()) * torch.exp(2 * LR.double())).sum() * (b.dtheta / q) * (b.dlogr / q)
-    assert float(integral) == pytest.approx(1.0, abs=1e-4)
+    mass = (torch.exp(-nll.double()) * torch.exp(2 * LR.double())).sum()
+    return float(mass * (b.dtheta / q) * (b.dlogr / q))
+
+
+def test_child_position_density_integrates_to_one():
+    model = _model()
+    ctx = torch.randn(1, model.config.d_model)
+    assert position_integral(model, ctx) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_absolute_position_density_integrates_to_one():
