@@ -121,3 +121,30 @@ def test_the_sampler_draws_streets_along_the_styles_grid() -> None:
         assert (z * np.conj(want)).real > 0.5  # coherent and on the style's bearing
         off = np.exp(4j * math.radians(45.0)) * want  # 45 degrees off: the opposite phase
         assert (z * np.conj(off)).real < -0.5
+
+
+def test_grid_strength_scales_the_term_and_is_checked() -> None:
+    from citygen.model.checkpoint import load_model
+
+    model = load_model()  # the shipped model has a grid prior
+    key = lambda Gs: [sorted((round(d["x"], 6), round(d["y"], 6)) for _, d in G.nodes(data=True)) for G in Gs]  # noqa: E731
+    base = key(sample(model, 3, seed=4))
+    assert key(sample(model, 3, seed=4, config=SampleConfig(grid_strength=1.0))) == base
+    assert key(sample(model, 3, seed=4, config=SampleConfig(grid_strength=3.0))) != base
+    for bad in (-1.0, math.nan, math.inf):
+        with pytest.raises(UsageError, match="grid strength"):
+            SampleConfig(grid_strength=bad)
+
+
+def test_cli_passes_grid_strength() -> None:
+    import argparse
+
+    from citygen.cli._args import add_temperatures, sample_config
+
+    p = argparse.ArgumentParser()
+    add_temperatures(p)
+    p.add_argument("--min-dist", type=float, default=10.0)
+    p.add_argument("--snap", type=float, default=40.0)
+    p.add_argument("--bend-tolerance", type=float, default=10.0)
+    assert sample_config(p.parse_args([])).grid_strength == 1.0
+    assert sample_config(p.parse_args(["--grid-strength", "3"])).grid_strength == 3.0

@@ -79,6 +79,11 @@ def add_temperatures(p: argparse.ArgumentParser) -> None:
         "--structure-temperature", type=finite, default=1.0,
         help="temperature of the END and street decisions (default 1: as learned; cooler "
         "draws fewer streets and more fragments)",
+    )
+    p.add_argument(
+        "--grid-strength", type=finite, default=1.0,
+        help="factor on the model's grid term (street angles along the place's dominant "
+        "bearing; default 1: as learned; 3 measured closer to unseen cities, 0: off)",
     )  # fmt: skip
 
 
@@ -90,6 +95,7 @@ def sample_config(args: argparse.Namespace) -> SampleConfig:
         min_dist=args.min_dist,
         temperature=args.temperature,
         structure_temperature=args.structure_temperature,
+        grid_strength=args.grid_strength,
         snap=args.snap,
         bend_tolerance=args.bend_tolerance,
     )

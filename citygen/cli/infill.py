@@ -74,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
     )[:1]
     from citygen.sampling.loop import SampleConfig
 
-    temps = {"temperature": args.temperature, "structure_temperature": args.structure_temperature}
+    temps = {
+        "temperature": args.temperature,
+        "structure_temperature": args.structure_temperature,
+        "grid_strength": args.grid_strength,
+    }
     cfg = SampleConfig(**temps)  # refused (temperature <= 0) before any work
     dev = resolve_device(args.device)
     model = load_model(args.model, dev)  # a bad model fails before the context is cleaned

@@ -95,6 +95,7 @@ class SampleState:
         self.M, self.T = c.window, config.temperature
         ts = config.structure_temperature
         self.TS = self.T if ts is None else ts  # type/END and streets
+        self.grid_strength = float(config.grid_strength)
         self.md, self.clr = config.min_dist / c.tile_size, config.clearance / c.tile_size
         self.min_angle = math.radians(config.min_angle)
         self.E = 3 * self.N
@@ -464,7 +465,9 @@ class SampleState:
         centres = ref[:, None] + (torch.arange(A, device=self.dev)[None] + 0.5) * bn.dtheta
         conflict = (angle_diff(centres[..., None], dirs[:, None, :]) < self.min_angle) & dvalid[:, None, :]
         u_a = self._u(rows, t, (SITE_ANGLE, i), (A,))
-        grid = grid_phase(ref, self.style[rows]) if self.model.config.grid_prior else None
+        grid = None
+        if self.model.config.grid_prior:  # the term is linear in the phase: scale it there
+            grid = grid_phase(ref, self.style[rows]) * self.grid_strength
         g = self.model.angle_logits(ctx, grid).float() / self.T - torch.log(-torch.log(u_a))
         order = g.masked_fill(conflict.any(-1), -math.inf).topk(K, -1)
         tries, usable = order.indices, order.values > -math.inf  # (R, K): the angles in order
