@@ -124,7 +124,7 @@ class SampleConfig:
             msg = f"bend tolerance must be a finite number of metres >= 0, got {self.bend_tolerance}"
             raise UsageError(msg)
         if not (self.grid_strength >= 0 and math.isfinite(self.grid_strength)):
-            msg = f"grid strength must be a finite number >= 0, got {self.grid_strength}"
+            msg = f"grid strength must be finite and >= 0, got {self.grid_strength}"
             raise UsageError(msg)
         ts = self.structure_temperature
         bad_ts = ts is not None and ts <= 0
