@@ -251,7 +251,7 @@ def carry_class(G: nx.Graph, start: int, highway: str, fixed: Collection[int] = 
         if G.degree(node) != 2 or G.nodes[node].get("border") or len(nxt) != 1:
             break
         prev, node = node, nxt[0]
-    if node != start and node in fixed:
+    if node in fixed:  # start has degree 1, so the chain never ends at start itself
         chain = chain[: (len(chain) + 1) // 2]
     changed = 0
     for u, v in chain:
